@@ -1,0 +1,345 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"unicode"
+)
+
+// ErrUnknownFormat is wrapped by the error Write returns for a format it
+// does not know, so a CLI can tell a usage mistake from a write failure.
+var ErrUnknownFormat = errors.New("unknown audit format")
+
+// formats maps each format name Write accepts to its renderer. It is the
+// one place a new format (dot and html are planned, issue 6) is added;
+// formatNames keeps the order help texts and errors list them in.
+var (
+	formats = map[string]func(*Report, io.Writer) error{
+		"text":     (*Report).WriteText,
+		"markdown": (*Report).WriteMarkdown,
+		"json":     (*Report).WriteJSON,
+	}
+	formatNames = []string{"text", "markdown", "json"}
+)
+
+// Formats returns the format names Write accepts, for flag help and
+// completion. The caller may modify the returned slice.
+func Formats() []string { return append([]string(nil), formatNames...) }
+
+// Write renders r to w in format: "text", "markdown" or "json". Names are
+// matched exactly. An unknown format is an error wrapping ErrUnknownFormat
+// that lists the allowed names; nothing is written in that case.
+func Write(w io.Writer, r *Report, format string) error {
+	render, ok := formats[format]
+	if !ok {
+		return fmt.Errorf("%w %q (allowed: %s)", ErrUnknownFormat, format, strings.Join(formatNames, ", "))
+	}
+	return render(r, w)
+}
+
+// Marks used by the table renderers. A row for a client without grant
+// types gets the configured mark in parentheses: the configuration names
+// the recipient, but no token can be obtained today.
+const (
+	markYes        = "✓"
+	markNo         = "-"
+	markConfigured = "(✓)"
+)
+
+// WriteJSON writes r as the indented JSON document described in the
+// package documentation, followed by a newline.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	// Audience values are often URLs; "&" and "<" are easier to read
+	// unescaped, and the output is never embedded in HTML.
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// WriteText writes r as aligned plain-text tables for a terminal: the
+// clients, the client × audience matrix, and one "api  ← clients" line per
+// API. Values that a terminal would not show faithfully (empty, control or
+// other non-printable characters) are printed Go-quoted.
+func (r *Report) WriteText(w io.Writer) error {
+	ew := &errWriter{w: w}
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	line := func(cells ...string) { fmt.Fprintln(tw, strings.Join(cells, "\t")) }
+
+	if len(r.Clients) == 0 {
+		fmt.Fprintln(ew, "No clients configured.")
+		return ew.err
+	}
+
+	fmt.Fprintln(tw, "Clients")
+	line("CLIENT", "NAME", "TYPE", "GRANT TYPES", "SCOPES")
+	for _, c := range r.Clients {
+		line(textValue(c.ID), textOr(c.Name), c.Type, grantsText(c), listText(c.Scopes, " "))
+	}
+	// Each section is flushed on its own so that its columns are aligned
+	// independently of the next table's.
+	tw.Flush()
+
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "Access matrix ("+markYes+" = the client's default access token names the recipient in aud)")
+	header := []string{`CLIENT \ AUD`}
+	for _, a := range r.Audiences {
+		header = append(header, textValue(a.ID))
+	}
+	line(header...)
+	configuredOnly := false
+	for i, c := range r.Clients {
+		cells := []string{textValue(c.ID)}
+		for _, named := range r.names(i) {
+			switch {
+			case !named:
+				cells = append(cells, markNo)
+			case c.CanObtainTokens:
+				cells = append(cells, markYes)
+			default:
+				cells = append(cells, markConfigured)
+				configuredOnly = true
+			}
+		}
+		line(cells...)
+	}
+	tw.Flush()
+	if configuredOnly {
+		fmt.Fprintln(ew, markConfigured+" configured, but the client has no grant types and cannot obtain tokens")
+	}
+
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "Who can reach each API")
+	if len(r.ReachableBy) == 0 {
+		fmt.Fprintln(tw, "No client's audience names another client or an external audience.")
+	}
+	for _, a := range r.ReachableBy {
+		who := "nobody"
+		if len(a.Clients) > 0 {
+			who = listText(a.Clients, ", ")
+		}
+		cells := []string{textValue(a.API), "← " + who}
+		// Only non-clients get a note: for them the kind is the news.
+		if a.Kind != KindClient {
+			note := string(a.Kind)
+			if more := r.apiNote(a); more != "" {
+				note += ": " + more
+			}
+			cells = append(cells, note)
+		}
+		line(cells...)
+	}
+	tw.Flush()
+	return ew.err
+}
+
+// WriteMarkdown writes r as GitHub-flavoured Markdown tables, for a pull
+// request comment or a review document. Identifiers are code spans so that
+// they are copied exactly; pipes and Markdown syntax in values are escaped.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	ew := &errWriter{w: w}
+	row := func(cells ...string) { fmt.Fprintln(ew, "| "+strings.Join(cells, " | ")+" |") }
+	rule := func(align string, n int) {
+		cells := make([]string, n)
+		for i := range cells {
+			cells[i] = "---"
+			if i > 0 {
+				cells[i] = align
+			}
+		}
+		row(cells...)
+	}
+
+	if len(r.Clients) == 0 {
+		fmt.Fprintln(ew, "No clients configured.")
+		return ew.err
+	}
+
+	fmt.Fprintln(ew, "## Clients")
+	fmt.Fprintln(ew)
+	row("Client", "Name", "Type", "Grant types", "Scopes")
+	rule("---", 5)
+	for _, c := range r.Clients {
+		grants := "none (cannot obtain tokens)"
+		if len(c.GrantTypes) > 0 {
+			grants = codeList(c.GrantTypes)
+		}
+		scopes := ""
+		if len(c.Scopes) > 0 {
+			scopes = codeList(c.Scopes)
+		}
+		row(code(c.ID), mdText(c.Name), c.Type, grants, scopes)
+	}
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "## Access matrix")
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, markYes+" = the client's default access token names the recipient in `aud`.")
+	header := []string{"Client"}
+	for _, a := range r.Audiences {
+		h := code(a.ID)
+		if a.Kind != KindClient {
+			h += " (" + string(a.Kind) + ")"
+		}
+		header = append(header, h)
+	}
+	configuredOnly := false
+	fmt.Fprintln(ew)
+	row(header...)
+	rule(":-:", len(header))
+	for i, c := range r.Clients {
+		cells := []string{code(c.ID)}
+		for _, named := range r.names(i) {
+			switch {
+			case !named:
+				// Blank rather than a mark: in a rendered table the
+				// checks stand out better against empty cells.
+				cells = append(cells, "")
+			case c.CanObtainTokens:
+				cells = append(cells, markYes)
+			default:
+				cells = append(cells, markConfigured)
+				configuredOnly = true
+			}
+		}
+		row(cells...)
+	}
+	if configuredOnly {
+		fmt.Fprintln(ew)
+		fmt.Fprintln(ew, markConfigured+" configured, but the client has no grant types and cannot obtain tokens.")
+	}
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "## Who can reach each API")
+	fmt.Fprintln(ew)
+	if len(r.ReachableBy) == 0 {
+		fmt.Fprintln(ew, "No client's audience names another client or an external audience.")
+		return ew.err
+	}
+	row("API", "Kind", "Reachable by", "Notes")
+	rule("---", 4)
+	for _, a := range r.ReachableBy {
+		who := "nobody"
+		if len(a.Clients) > 0 {
+			who = codeList(a.Clients)
+		}
+		row(code(a.API), string(a.Kind), who, mdText(r.apiNote(a)))
+	}
+	return ew.err
+}
+
+// apiNote is what an API's line says beyond its ID and kind: an external
+// audience's description, or why an undeclared value needs attention.
+func (r *Report) apiNote(a APIReach) string {
+	switch a.Kind {
+	case KindExternal:
+		for _, col := range r.Audiences {
+			if col.ID == a.API {
+				return col.Description
+			}
+		}
+	case KindUndeclared:
+		return "neither a client nor a declared external audience"
+	}
+	return ""
+}
+
+// grantsText is the text renderer's grant-type cell; a pure API says so
+// instead of showing an empty cell an auditor might misread.
+func grantsText(c Client) string {
+	if len(c.GrantTypes) == 0 {
+		return "none (API only)"
+	}
+	return listText(c.GrantTypes, " ")
+}
+
+// listText joins values for the text renderer, "-" when there are none.
+func listText(values []string, sep string) string {
+	if len(values) == 0 {
+		return "-"
+	}
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = textValue(v)
+	}
+	return strings.Join(out, sep)
+}
+
+// textOr is textValue, with "-" for an empty optional value.
+func textOr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return textValue(s)
+}
+
+// textValue makes s safe and unambiguous on a terminal. An empty value, or
+// one holding a tab, newline, escape sequence or other non-printable rune,
+// is Go-quoted: the configuration is input, and an audit must neither
+// break its own alignment nor let a value rewrite the screen. A value that
+// starts with a quote is quoted too, so quoted output is never ambiguous.
+func textValue(s string) string {
+	if s == "" || s[0] == '"' || strings.IndexFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+// code renders an identifier as a Markdown code span, so it is shown and
+// copied exactly. GitHub splits table cells on "|" before parsing code
+// spans, so pipes are escaped even inside the span.
+func code(s string) string {
+	s = strings.ReplaceAll(textValue(s), "|", `\|`)
+	if strings.Contains(s, "`") {
+		// A double-backtick span with padding holds single backticks.
+		return "`` " + s + " ``"
+	}
+	return "`" + s + "`"
+}
+
+// codeList renders values as comma-separated code spans.
+func codeList(values []string) string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = code(v)
+	}
+	return strings.Join(out, ", ")
+}
+
+// mdText escapes free text (names, descriptions) so that Markdown syntax in
+// a value is shown literally and cannot break out of its table cell.
+func mdText(s string) string {
+	if s == "" {
+		return ""
+	}
+	s = textValue(s)
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_[]<>|#!~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// errWriter remembers the first write error so the renderers can write
+// line by line and report failure once, instead of checking every call.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

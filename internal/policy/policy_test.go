@@ -1,0 +1,174 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// shop is the background text's company, built in Go so these rules do not
+// depend on the YAML loader.
+func shop() *config.Config {
+	return &config.Config{
+		Clients: []config.Client{
+			{ID: "customer-portal", GrantTypes: []string{"authorization_code", "refresh_token"},
+				Audience: []string{"order-status-api"}, Scopes: []string{"openid", "profile", "orders:read"}},
+			{ID: "backoffice-portal", GrantTypes: []string{"authorization_code"},
+				Audience: []string{"order-status-api", "hr-api"}, Scopes: []string{"openid", "orders:read", "hr:read"}},
+			{ID: "order-status-api", GrantTypes: []string{"client_credentials"}, Scopes: []string{"orders:read"}},
+			{ID: "hr-api", GrantTypes: []string{"client_credentials"}},
+			{ID: "order-sync-job", GrantTypes: []string{"client_credentials"},
+				Audience: []string{"order-status-api", "https://billing.example.com"}, Scopes: []string{"orders:read", "orders:write"}},
+		},
+		ExternalAudiences: []config.ExternalAudience{{ID: "https://billing.example.com"}},
+	}
+}
+
+func TestGrant(t *testing.T) {
+	m := New(shop())
+	tests := []struct {
+		name      string
+		client    string
+		req       Request
+		wantAud   []string
+		wantAZP   string
+		wantScope string
+		wantErr   string
+	}{
+		{name: "default audience is client plus configured audience",
+			client: "customer-portal", wantAud: []string{"customer-portal", "order-status-api"},
+			wantAZP: "customer-portal", wantScope: "openid profile orders:read"},
+		{name: "backoffice reaches both APIs",
+			client: "backoffice-portal", wantAud: []string{"backoffice-portal", "order-status-api", "hr-api"},
+			wantAZP: "backoffice-portal", wantScope: "openid orders:read hr:read"},
+		{name: "client without audience gets only itself and no azp",
+			client: "hr-api", wantAud: []string{"hr-api"}, wantAZP: "", wantScope: ""},
+		{name: "resource narrows to one API",
+			client: "order-sync-job", req: Request{Resources: []string{"order-status-api"}},
+			wantAud: []string{"order-status-api"}, wantAZP: "order-sync-job", wantScope: "orders:read orders:write"},
+		{name: "resource may name an external URI audience exactly",
+			client: "order-sync-job", req: Request{Resources: []string{"https://billing.example.com"}},
+			wantAud: []string{"https://billing.example.com"}, wantAZP: "order-sync-job", wantScope: "orders:read orders:write"},
+		{name: "repeated resources keep request order and drop duplicates",
+			client: "backoffice-portal", req: Request{Resources: []string{"hr-api", "order-status-api", "hr-api"}},
+			wantAud: []string{"hr-api", "order-status-api"}, wantAZP: "backoffice-portal", wantScope: "openid orders:read hr:read"},
+		{name: "audience parameter is space separated",
+			client: "backoffice-portal", req: Request{Audience: "hr-api order-status-api"},
+			wantAud: []string{"hr-api", "order-status-api"}, wantAZP: "backoffice-portal", wantScope: "openid orders:read hr:read"},
+		{name: "resource and audience combine",
+			client: "backoffice-portal", req: Request{Resources: []string{"hr-api"}, Audience: "order-status-api"},
+			wantAud: []string{"hr-api", "order-status-api"}, wantAZP: "backoffice-portal", wantScope: "openid orders:read hr:read"},
+		{name: "narrowing to the client itself has no azp",
+			client: "order-sync-job", req: Request{Resources: []string{"order-sync-job"}},
+			wantAud: []string{"order-sync-job"}, wantAZP: "", wantScope: "orders:read orders:write"},
+		{name: "customer portal can never name hr-api",
+			client: "customer-portal", req: Request{Resources: []string{"hr-api"}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "one bad target refuses the whole request",
+			client: "customer-portal", req: Request{Resources: []string{"order-status-api", "hr-api"}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "one bad audience value refuses the whole request",
+			client: "order-sync-job", req: Request{Audience: "order-status-api hr-api"}, wantErr: oauth.CodeInvalidTarget},
+		{name: "audience differing in case is refused",
+			client: "order-sync-job", req: Request{Resources: []string{"Order-Status-API"}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "URI with trailing slash is a different audience",
+			client: "order-sync-job", req: Request{Resources: []string{"https://billing.example.com/"}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "empty resource is refused",
+			client: "order-sync-job", req: Request{Resources: []string{""}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "audience of only spaces is refused",
+			client: "order-sync-job", req: Request{Audience: "  "}, wantErr: oauth.CodeInvalidTarget},
+		{name: "unknown target is refused",
+			client: "order-sync-job", req: Request{Resources: []string{"nope"}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "scope subset",
+			client: "order-sync-job", req: Request{Scope: "orders:write", ScopeGiven: true},
+			wantAud: []string{"order-sync-job", "order-status-api", "https://billing.example.com"}, wantAZP: "order-sync-job", wantScope: "orders:write"},
+		{name: "scope duplicates collapse",
+			client: "order-sync-job", req: Request{Scope: "orders:read  orders:read", ScopeGiven: true},
+			wantAud: []string{"order-sync-job", "order-status-api", "https://billing.example.com"}, wantAZP: "order-sync-job", wantScope: "orders:read"},
+		{name: "empty scope parameter means allowed scopes",
+			client: "order-sync-job", req: Request{Scope: "", ScopeGiven: true},
+			wantAud: []string{"order-sync-job", "order-status-api", "https://billing.example.com"}, wantAZP: "order-sync-job", wantScope: "orders:read orders:write"},
+		{name: "scope outside allowed is refused",
+			client: "order-sync-job", req: Request{Scope: "orders:read hr:read", ScopeGiven: true}, wantErr: oauth.CodeInvalidScope},
+		{name: "scope differing in case is refused",
+			client: "order-sync-job", req: Request{Scope: "Orders:Read", ScopeGiven: true}, wantErr: oauth.CodeInvalidScope},
+		{name: "scope with a forbidden character is refused",
+			client: "order-sync-job", req: Request{Scope: "orders:read\"", ScopeGiven: true}, wantErr: oauth.CodeInvalidScope},
+		{name: "unknown client",
+			client: "ghost", wantErr: oauth.CodeInvalidClient},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, err := m.Grant(tc.client, tc.req)
+			if tc.wantErr != "" {
+				if err == nil {
+					t.Fatalf("Grant = %+v, want error %s", g, tc.wantErr)
+				}
+				if err.Code != tc.wantErr {
+					t.Fatalf("error code = %s (%s), want %s", err.Code, err.Description, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !slices.Equal(g.Audience, tc.wantAud) {
+				t.Errorf("aud = %q, want %q", g.Audience, tc.wantAud)
+			}
+			if g.AZP != tc.wantAZP {
+				t.Errorf("azp = %q, want %q", g.AZP, tc.wantAZP)
+			}
+			if g.Scope != tc.wantScope {
+				t.Errorf("scope = %q, want %q", g.Scope, tc.wantScope)
+			}
+		})
+	}
+}
+
+// TestBackgroundTable checks the background text's table row by row.
+func TestBackgroundTable(t *testing.T) {
+	m := New(shop())
+	want := map[string][]string{
+		"customer-portal":   {"customer-portal", "order-status-api"},
+		"backoffice-portal": {"backoffice-portal", "order-status-api", "hr-api"},
+	}
+	for client, aud := range want {
+		if got := m.DefaultAudience(client); !slices.Equal(got, aud) {
+			t.Errorf("%s: aud = %q, want %q", client, got, aud)
+		}
+	}
+	if m.DefaultAudience("customer-portal").Contains("hr-api") {
+		t.Fatal("a customer-portal token names hr-api")
+	}
+}
+
+func TestInvalidTargetDescriptionNamesTheTarget(t *testing.T) {
+	_, err := New(shop()).Grant("customer-portal", Request{Resources: []string{"hr-api"}})
+	want := "client 'customer-portal' may not obtain a token for 'hr-api': its allowed audience is 'customer-portal order-status-api'"
+	if err == nil || err.Description != want {
+		t.Fatalf("description = %v, want %q", err, want)
+	}
+}
+
+func TestMayUseGrant(t *testing.T) {
+	m := New(shop())
+	if !m.MayUseGrant("order-sync-job", oauth.GrantClientCredentials) {
+		t.Error("order-sync-job should use client_credentials")
+	}
+	if m.MayUseGrant("customer-portal", oauth.GrantClientCredentials) {
+		t.Error("customer-portal must not use client_credentials")
+	}
+	if m.MayUseGrant("ghost", oauth.GrantClientCredentials) {
+		t.Error("unknown client granted")
+	}
+}
+
+func BenchmarkGrantDefault(b *testing.B) {
+	m := New(shop())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Grant("order-sync-job", Request{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package secret
+
+import (
+	"testing"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+func TestForms(t *testing.T) {
+	argon, err := HashArgon2id("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := bcrypt.GenerateFromPassword([]byte("correct horse battery"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, stored := range map[string]string{
+		"plain":    "correct horse battery",
+		"argon2id": argon,
+		"bcrypt":   string(bc),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := Parse(stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second round exercises the cache of slow hashes
+				if !c.Check("correct horse battery") {
+					t.Fatal("right secret refused")
+				}
+				wrongs := []string{"", "correct horse batter", "Correct horse battery"}
+				if name != "plain" {
+					wrongs = append(wrongs, stored) // the hash itself is not the secret
+				}
+				for _, wrong := range wrongs {
+					if c.Check(wrong) {
+						t.Fatalf("wrong secret %q accepted", wrong)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestMalformedArgon2(t *testing.T) {
+	for _, s := range []string{
+		"$argon2id$",
+		"$argon2id$v=18$m=1,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=0,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=1,t=1,p=1$!!!$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=1,t=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+		"$argon2id$v=19$m=1,t=1,p=1,x=2$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+	} {
+		if _, err := Parse(s); err == nil {
+			t.Errorf("Parse(%q) accepted a malformed hash", s)
+		}
+	}
+	if _, err := Parse("$2b$04$short"); err == nil {
+		t.Error("malformed bcrypt accepted")
+	}
+}
+
+func BenchmarkPlain(b *testing.B) {
+	c, _ := Parse("sync-job-secret-change-me")
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Check("sync-job-secret-change-me")
+	}
+}
+
+func BenchmarkArgon2Cached(b *testing.B) {
+	h, _ := HashArgon2id("sync-job-secret-change-me")
+	c, _ := Parse(h)
+	c.Check("sync-job-secret-change-me")
+	b.ReportAllocs()
+	for b.Loop() {
+		if !c.Check("sync-job-secret-change-me") {
+			b.Fatal("refused")
+		}
+	}
+}

@@ -1,0 +1,43 @@
+package oauth
+
+// Grant types of RFC 6749 §4.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+)
+
+// Client authentication methods of RFC 8414 / OIDC Discovery.
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthNone              = "none"
+)
+
+// TokenTypeAccessJWT is the JWT "typ" header of RFC 9068 access tokens.
+const TokenTypeAccessJWT = "at+jwt"
+
+// TokenResponse is the successful token endpoint body of RFC 6749 §5.1.
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	Scope        string `json:"scope,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+}
+
+// AccessClaims are the claims of an RFC 9068 access token as Gatehouse
+// issues them.
+type AccessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  Audience `json:"aud"`
+	AZP       string   `json:"azp,omitempty"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf,omitempty"`
+	Expiry    int64    `json:"exp"`
+	JTI       string   `json:"jti"`
+}
