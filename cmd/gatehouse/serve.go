@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/sqlite"
+)
+
+func newServeCmd(getenv env) *cobra.Command {
+	var cfgPath, logFormat, logLevel string
+	var accessLog bool
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the authorization server",
+		Long: `Run the authorization server with the given configuration.
+
+It opens the store named by "storage:" (sqlite:PATH by default), loads or creates
+the signing key ring, and serves discovery, JWKS, the token endpoint and
+introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, getenv, logger, accessLog, nil)
+		},
+	}
+	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().BoolVar(&accessLog, "access-log", true, "log one line per request (never tokens or secrets)")
+	_ = cmd.MarkFlagRequired("config")
+	return cmd
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
+}
+
+// openStore opens the backend a storage URL names.
+func openStore(ctx context.Context, url string) (store.Store, error) {
+	switch {
+	case strings.HasPrefix(url, "sqlite:"):
+		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"))
+	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
+		return nil, errors.New("storage: PostgreSQL is not available in this build yet; use sqlite:PATH")
+	}
+	return nil, fmt.Errorf("storage: %q is neither sqlite:PATH nor a postgres:// URL", url)
+}
+
+// keyOptions derives the key ring settings from the configuration.
+func keyOptions(cfg *config.Config, getenv env, logger *slog.Logger) keys.Options {
+	sec, _ := getenv("GATEHOUSE_SECRET")
+	return keys.Options{
+		Alg:            cfg.SigningAlg,
+		Secret:         sec,
+		RotationPeriod: cfg.KeyRotationPeriod,
+		// A retired key stays published until every token it signed has
+		// expired, plus verifiers' clock leeway and JWKS cache lifetime.
+		RetireAfter: cfg.AccessTokenTTL + 10*time.Minute,
+		Logger:      logger,
+	}
+}
+
+// serve runs until ctx is cancelled. ready, when not nil, receives the
+// bound address once the server accepts connections (used by tests).
+func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Logger, accessLog bool, ready chan<- string) error {
+	st, err := openStore(ctx, cfg.Storage)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ring, err := keys.Open(ctx, st, keyOptions(cfg, getenv, logger))
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st, Logger: logger, AccessLog: accessLog})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ringCtx, stopRing := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRing()
+	go ring.Run(ringCtx)
+
+	if cfg.HasPlainSecrets() {
+		logger.Warn("the configuration holds plain-text client secrets or passwords: fine for development, use password_hash / hashed secrets in production")
+	}
+	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", redactURL(cfg.Storage), "alg", cfg.SigningAlg)
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// redactURL hides a password in a storage URL before it is logged.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if at := strings.LastIndex(s, "@"); at > i {
+			cred := s[i+3 : at]
+			if u, _, ok := strings.Cut(cred, ":"); ok {
+				return s[:i+3] + u + ":xxxxx" + s[at:]
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// authenticateClient applies RFC 6749 §2.3: HTTP Basic (client_secret_basic)
+// or client_id/client_secret in the body (client_secret_post), never both;
+// a public client identifies itself with client_id alone (method "none").
+// Every failure looks the same to the caller; the log says which it was.
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p params) (*clientEntry, *oauth.Error) {
+	now := s.now()
+	ip := remoteIP(r)
+	if blocked, retry := s.failures.blocked(ip, now); blocked {
+		e := oauth.TemporarilyUnavailable("too many failed client authentications from this address; retry later", http.StatusTooManyRequests, retry)
+		return nil, e
+	}
+	id, sec, method, oe := clientCredentials(r, p)
+	if oe != nil {
+		return nil, oe
+	}
+	setClient(w, id)
+	c := s.clients[id]
+	switch {
+	case c == nil:
+		s.dummy.Check(sec)
+	case c.secret == nil:
+		if method == oauth.AuthNone {
+			return c, nil
+		}
+		// A public client presenting a secret is misconfigured; refuse
+		// rather than silently ignore the secret.
+	case method != oauth.AuthNone && c.secret.Check(sec):
+		return c, nil
+	}
+	s.failures.fail(ip, now)
+	if method == oauth.AuthNone && c != nil && c.secret != nil {
+		return nil, oauth.InvalidClient("client '" + id + "' is confidential: authenticate with client_secret_basic or client_secret_post")
+	}
+	return nil, oauth.InvalidClient("client authentication failed: unknown client or wrong secret")
+}
+
+// clientCredentials extracts the presented credentials and the method.
+func clientCredentials(r *http.Request, p params) (id, sec, method string, _ *oauth.Error) {
+	postID, hasPostID := p.get("client_id")
+	postSecret, hasPostSecret := p.get("client_secret")
+	authz := r.Header.Values("Authorization")
+	if len(authz) > 1 {
+		return "", "", "", oauth.InvalidRequest("more than one Authorization header")
+	}
+	if len(authz) == 1 {
+		scheme, cred, _ := strings.Cut(authz[0], " ")
+		if !strings.EqualFold(scheme, "Basic") {
+			return "", "", "", oauth.InvalidClient("unsupported Authorization scheme: use HTTP Basic for client authentication")
+		}
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(cred))
+		if err != nil {
+			return "", "", "", oauth.InvalidClient("malformed HTTP Basic credentials")
+		}
+		u, pw, ok := strings.Cut(string(raw), ":")
+		if !ok {
+			return "", "", "", oauth.InvalidClient("malformed HTTP Basic credentials")
+		}
+		// RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
+		if id, err = url.QueryUnescape(u); err != nil {
+			return "", "", "", oauth.InvalidClient("malformed HTTP Basic credentials")
+		}
+		if sec, err = url.QueryUnescape(pw); err != nil {
+			return "", "", "", oauth.InvalidClient("malformed HTTP Basic credentials")
+		}
+		if hasPostSecret {
+			return "", "", "", oauth.InvalidRequest("use one client authentication method: HTTP Basic or client_secret in the body, not both")
+		}
+		if hasPostID && postID != id {
+			return "", "", "", oauth.InvalidRequest("client_id in the body differs from the HTTP Basic client")
+		}
+		return id, sec, oauth.AuthClientSecretBasic, nil
+	}
+	if !hasPostID {
+		if hasPostSecret {
+			return "", "", "", oauth.InvalidRequest("client_secret sent without client_id")
+		}
+		return "", "", "", oauth.InvalidClient("client authentication required: use HTTP Basic or client_id and client_secret in the body")
+	}
+	if hasPostSecret {
+		return postID, postSecret, oauth.AuthClientSecretPost, nil
+	}
+	return postID, "", oauth.AuthNone, nil
+}

@@ -1,0 +1,228 @@
+// Package server is the authorization server's HTTP adapter: it decodes a
+// request, calls the pure logic (policy, issue, keys) once, and writes one
+// response. Handlers hold no protocol rules of their own.
+package server
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/issue"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// KeyRing is what the server needs of internal/keys.Ring.
+type KeyRing interface {
+	Signer() *keys.Signer
+	JWKS() []byte
+	PublicKey(kid string) (crypto.PublicKey, string, bool)
+}
+
+// Pinger reports whether the store is reachable (for /readyz).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Options are the server's dependencies.
+type Options struct {
+	Config *config.Config
+	Keys   KeyRing
+	Store  Pinger
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// AccessLog enables one log line per request (default on in serve).
+	AccessLog bool
+}
+
+// Limits on what a request may cost. Token and introspection requests are a
+// few hundred bytes; 64 KiB leaves room for many resource parameters.
+const (
+	maxBodyBytes = 64 << 10
+)
+
+// Server serves discovery, JWKS, the token and introspection endpoints.
+type Server struct {
+	cfg     *config.Config
+	issuer  string
+	keys    KeyRing
+	store   Pinger
+	log     *slog.Logger
+	now     func() time.Time
+	model   *policy.Model
+	minter  *issue.Minter
+	clients map[string]*clientEntry
+	// dummy is checked for unknown client ids so that a miss costs the same
+	// as a wrong secret and does not reveal which ids exist.
+	dummy     secret.Checker
+	failures  *failureLimiter
+	accessLog bool
+
+	discovery []byte
+	asMeta    []byte
+	handler   http.Handler
+}
+
+type clientEntry struct {
+	cfg    *config.Client
+	secret secret.Checker // nil for a public client
+}
+
+// New wires a server from validated configuration.
+func New(o Options) (*Server, error) {
+	if o.Config == nil || o.Keys == nil {
+		return nil, errors.New("server: Config and Keys are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg := o.Config
+	s := &Server{
+		cfg:       cfg,
+		issuer:    strings.TrimSuffix(cfg.Issuer, "/"),
+		keys:      o.Keys,
+		store:     o.Store,
+		log:       o.Logger,
+		now:       o.Now,
+		model:     policy.New(cfg),
+		clients:   make(map[string]*clientEntry, len(cfg.Clients)),
+		failures:  newFailureLimiter(6*time.Second, 10, 10000),
+		accessLog: o.AccessLog,
+	}
+	s.minter = issue.New(s.issuer, cfg.AccessTokenTTL, o.Keys, o.Now)
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		e := &clientEntry{cfg: c}
+		if c.Secret != "" {
+			chk, err := secret.Parse(c.Secret)
+			if err != nil {
+				return nil, errors.New("client " + c.ID + ": " + err.Error())
+			}
+			e.secret = chk
+		}
+		s.clients[c.ID] = e
+	}
+	var rnd [16]byte
+	_, _ = rand.Read(rnd[:])
+	s.dummy, _ = secret.Parse(hex.EncodeToString(rnd[:]))
+	var err error
+	if s.discovery, s.asMeta, err = s.buildMetadata(); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/.well-known/openid-configuration", s.static(s.discovery, "public, max-age=3600"))
+	mux.HandleFunc("/.well-known/oauth-authorization-server", s.static(s.asMeta, "public, max-age=3600"))
+	mux.HandleFunc(pathJWKS, s.handleJWKS)
+	mux.HandleFunc(pathToken, s.handleToken)
+	mux.HandleFunc(pathIntrospect, s.handleIntrospect)
+	mux.HandleFunc("/healthz", s.handleHealth)
+	mux.HandleFunc("/readyz", s.handleReady)
+	mux.HandleFunc("/", s.handleNotFound)
+	if s.accessLog {
+		return s.logRequests(mux)
+	}
+	return mux
+}
+
+// Endpoint paths, relative to the issuer.
+const (
+	pathJWKS       = "/jwks.json"
+	pathToken      = "/token"
+	pathIntrospect = "/introspect"
+)
+
+func (s *Server) static(body []byte, cacheControl string) http.HandlerFunc {
+	cc := []string{cacheControl}
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !allowGet(w, r) {
+			return
+		}
+		h := w.Header()
+		h["Content-Type"] = jsonContentType
+		h["Cache-Control"] = cc
+		_, _ = w.Write(body)
+	}
+}
+
+// jwksCacheControl lets verifiers cache keys briefly; they refetch on an
+// unknown kid anyway, and the next key is published before it signs.
+var jwksCacheControl = []string{"public, max-age=300"}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	h := w.Header()
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = jwksCacheControl
+	_, _ = w.Write(s.keys.JWKS())
+}
+
+func allowGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	return false
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// handleReady answers 200 only when the store is reachable and a signing
+// key is loaded, so a load balancer keeps traffic away otherwise.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.keys.Signer() == nil {
+		http.Error(w, "no signing key loaded", http.StatusServiceUnavailable)
+		return
+	}
+	if s.store != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.store.Ping(ctx); err != nil {
+			s.log.Warn("readiness: store unreachable", "error", err)
+			http.Error(w, "store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "not found: see "+s.issuer+"/.well-known/openid-configuration", http.StatusNotFound)
+}
+
+// remoteIP is the key for failure rate limiting.
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,227 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/storetest"
+)
+
+func openTemp(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	created := time.Date(2025, 6, 1, 12, 0, 0, 123_000_000, time.UTC)
+	keys := []store.Key{{ID: "k1", Alg: "ES256", State: store.KeyActive, Private: []byte{1, 0, 2}, Public: []byte(`{}`),
+		CreatedAt: created, ActivatedAt: created}}
+	if _, err := s.SwapKeyRing(ctx, 0, keys); err != nil {
+		t.Fatalf("SwapKeyRing: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s2 := openTemp(t, path)
+	ring, err := s2.KeyRing(ctx)
+	if err != nil {
+		t.Fatalf("KeyRing after reopen: %v", err)
+	}
+	if ring.Version != 1 || len(ring.Keys) != 1 || ring.Keys[0].ID != "k1" || !ring.Keys[0].CreatedAt.Equal(created) {
+		t.Errorf("KeyRing after reopen = %+v, want version 1 with key k1 created %v", ring, created)
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := t.Context()
+	ms, err := loadMigrations(migrationFiles)
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	for i := range 3 {
+		s, err := Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open #%d: %v", i+1, err)
+		}
+		v, err := s.SchemaVersion(ctx)
+		if err != nil {
+			t.Fatalf("SchemaVersion: %v", err)
+		}
+		var rows int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
+			t.Fatalf("counting schema_migrations: %v", err)
+		}
+		if v != len(ms) || rows != len(ms) {
+			t.Errorf("Open #%d: schema version %d with %d migration rows, want %d and %d", i+1, v, rows, len(ms), len(ms))
+		}
+		// The seed row of key_ring must not be inserted twice.
+		var rings int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM key_ring`).Scan(&rings); err != nil {
+			t.Fatalf("counting key_ring: %v", err)
+		}
+		if rings != 1 {
+			t.Errorf("Open #%d: key_ring has %d rows, want 1", i+1, rings)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)`); err != nil {
+		t.Fatalf("inserting a future migration: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	_, err = Open(ctx, path)
+	if err == nil {
+		t.Fatal("Open of a database with schema version 9999 succeeded, want an error")
+	}
+	if !strings.Contains(err.Error(), "9999") || !strings.Contains(err.Error(), "newer gatehouse") {
+		t.Errorf("Open error = %q, want it to name version 9999 and a newer gatehouse", err)
+	}
+}
+
+// TestPragmas checks the settings on several pooled connections at once,
+// since a one-off PRAGMA would configure only one of them.
+func TestPragmas(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	want := map[string]string{
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"foreign_keys": "1",
+		"busy_timeout": "10000",
+	}
+	const n = 3
+	conns := make([]interface{ Close() error }, 0, n)
+	defer func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := s.db.Conn(ctx) // held open, so each iteration gets another connection
+		if err != nil {
+			t.Fatalf("Conn: %v", err)
+		}
+		conns = append(conns, c)
+		for p, w := range want {
+			var got string
+			if err := c.QueryRowContext(ctx, "PRAGMA "+p).Scan(&got); err != nil {
+				t.Fatalf("PRAGMA %s: %v", p, err)
+			}
+			if got != w {
+				t.Errorf("connection %d: PRAGMA %s = %q, want %q", i, p, got, w)
+			}
+		}
+	}
+}
+
+func TestOpenRejectsBadPath(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", "a?b.db"} {
+		if s, err := Open(context.Background(), p); err == nil {
+			_ = s.Close()
+			t.Errorf("Open(%q) succeeded, want an error", p)
+		}
+	}
+}
+
+func TestLoadMigrationsChecksNumbering(t *testing.T) {
+	tests := []struct {
+		name  string
+		files fstest.MapFS
+		ok    bool
+	}{
+		{"contiguous", fstest.MapFS{
+			"migrations/0001_a.sql": {Data: []byte("SELECT 1")},
+			"migrations/0002_b.sql": {Data: []byte("SELECT 1")},
+		}, true},
+		{"gap", fstest.MapFS{
+			"migrations/0001_a.sql": {Data: []byte("SELECT 1")},
+			"migrations/0003_c.sql": {Data: []byte("SELECT 1")},
+		}, false},
+		{"duplicate", fstest.MapFS{
+			"migrations/0001_a.sql": {Data: []byte("SELECT 1")},
+			"migrations/0001_b.sql": {Data: []byte("SELECT 1")},
+		}, false},
+		{"bad name", fstest.MapFS{
+			"migrations/1_a.sql": {Data: []byte("SELECT 1")},
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadMigrations(tc.files)
+			if (err == nil) != tc.ok {
+				t.Errorf("loadMigrations = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+	// The embedded set itself must be valid.
+	if _, err := loadMigrations(migrationFiles); err != nil {
+		t.Errorf("embedded migrations: %v", err)
+	}
+}
+
+// TestConcurrentOpen runs migrations from several Opens of one new file at
+// once, as several processes starting together would.
+func TestConcurrentOpen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "gatehouse.db")
+	const n = 4
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			s, err := Open(ctx, path)
+			if err == nil {
+				err = s.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent Open: %v", err)
+		}
+	}
+	s := openTemp(t, path)
+	if v, err := s.KeyRingVersion(ctx); err != nil || v != 0 {
+		t.Errorf("KeyRingVersion = %d, %v; want 0, nil", v, err)
+	}
+}

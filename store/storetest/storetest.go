@@ -1,0 +1,48 @@
+// Package storetest is the one conformance suite every store backend must
+// pass. A backend's own test calls Run with a function that opens a fresh,
+// empty store; heavy backends (PostgreSQL) gate that test behind an
+// environment variable, but run this same suite.
+//
+// The suite checks the written contract of package store, not an
+// implementation: each subtest asserts real values and fails when a
+// backend gets them wrong. Each aggregate has its own file of tests
+// (keyring.go, …); a new aggregate adds a file and its entries to Run.
+package storetest
+
+import (
+	"testing"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Run runs the conformance suite. open must return a new, empty store for
+// each call and arrange (with t.Cleanup) for it to be closed; it is called
+// once per subtest so subtests cannot see each other's data.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Ping", testPing},
+		{"KeyRingEmpty", testKeyRingEmpty},
+		{"KeyRingRoundTrip", testKeyRingRoundTrip},
+		{"KeyRingReplace", testKeyRingReplace},
+		{"KeyRingEmptySwap", testKeyRingEmptySwap},
+		{"KeyRingConflict", testKeyRingConflict},
+		{"KeyRingDuplicateID", testKeyRingDuplicateID},
+		{"KeyRingConcurrentSwap", testKeyRingConcurrentSwap},
+		{"KeyRingVersion", testKeyRingVersion},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.fn(t, open(t))
+		})
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+}
