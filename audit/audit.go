@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // SchemaVersion is the version of the JSON document WriteJSON produces.
@@ -113,6 +114,7 @@ func Build(cfg *config.Config) *Report {
 	if cfg == nil {
 		return r
 	}
+	model := policy.New(cfg)
 
 	// Columns first, so every later lookup has one place to ask "is this a
 	// known value, and of which kind?". Clients win over an external
@@ -171,7 +173,9 @@ func Build(cfg *config.Config) *Report {
 			CanObtainTokens: len(c.GrantTypes) > 0,
 			Scopes:          cloneNonNil(c.Scopes),
 		})
-		r.Matrix = append(r.Matrix, Row{Client: c.ID, Audience: defaultAudience(c)})
+		// The issuer's own rule (internal/policy), so the audit cannot
+		// disagree with the tokens the server mints.
+		r.Matrix = append(r.Matrix, Row{Client: c.ID, Audience: slices.Clone(model.DefaultAudience(c.ID))})
 	}
 
 	for _, a := range r.Audiences {
@@ -187,23 +191,6 @@ func Build(cfg *config.Config) *Report {
 		r.ReachableBy = append(r.ReachableBy, reach)
 	}
 	return r
-}
-
-// defaultAudience returns the aud of c's default access token: c's own ID
-// followed by its configured audience, in that order, each value once.
-// Comparison is exact, so values differing only in case are kept apart.
-// It restates the issuer's rule (DESIGN.md, "The audience model") so the
-// audit depends on the configuration alone; if the two ever disagree the
-// audit is the one that is wrong.
-func defaultAudience(c config.Client) []string {
-	aud := make([]string, 0, 1+len(c.Audience))
-	aud = append(aud, c.ID)
-	for _, a := range c.Audience {
-		if !slices.Contains(aud, a) {
-			aud = append(aud, a)
-		}
-	}
-	return aud
 }
 
 // Reaches reports whether the client clientID can obtain an access token
