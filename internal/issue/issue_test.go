@@ -155,7 +155,11 @@ func BenchmarkBareSign(b *testing.B) {
 	signs := map[string]func() error{
 		"ES256": func() error { h := sha256.Sum256(input); _, err := ecdsa.SignASN1(rand.Reader, ec, h[:]); return err },
 		"EdDSA": func() error { ed25519.Sign(ed, input); return nil },
-		"RS256": func() error { h := sha256.Sum256(input); _, err := rsa.SignPKCS1v15(nil, rk, crypto.SHA256, h[:]); return err },
+		"RS256": func() error {
+			h := sha256.Sum256(input)
+			_, err := rsa.SignPKCS1v15(nil, rk, crypto.SHA256, h[:])
+			return err
+		},
 	}
 	for _, alg := range []string{"ES256", "EdDSA", "RS256"} {
 		b.Run(alg, func(b *testing.B) {
