@@ -1,0 +1,189 @@
+package verify
+
+import (
+	"strings"
+)
+
+// Check names one step of the verification pipeline. The constants are
+// listed in the order Verify runs them; the first failing step stops it.
+//
+// A Check is also an error value so that callers can write
+// errors.Is(err, verify.CheckAudience) without type assertions.
+type Check string
+
+// The checks, in the order they run.
+const (
+	// CheckSize refuses tokens longer than Config.MaxTokenBytes before any
+	// parsing, so oversized input costs nothing.
+	CheckSize Check = "size"
+	// CheckFormat is the compact JWS serialization (RFC 7515 §7.1): exactly
+	// three strict base64url parts without padding, each of header and
+	// payload a strict JSON object (RFC 8259, I-JSON rules of RFC 7493:
+	// valid UTF-8, no duplicate member names, no trailing data).
+	CheckFormat Check = "format"
+	// CheckAlgorithm is the "alg" header (RFC 7515 §4.1.1): it must be in the
+	// configured allowlist and equal to the algorithm of the selected key.
+	CheckAlgorithm Check = "alg"
+	// CheckType is the "typ" header (RFC 7515 §4.1.9, RFC 9068 §2.1).
+	CheckType Check = "typ"
+	// CheckCrit refuses any "crit" header (RFC 7515 §4.1.11): this verifier
+	// understands no extension.
+	CheckCrit Check = "crit"
+	// CheckKey is the selection of the verification key by "kid" from the
+	// issuer's JWK Set (RFC 7517 §5), including the refresh on an unknown kid.
+	CheckKey Check = "key"
+	// CheckSignature is the JWS signature (RFC 7515 §5.2, RFC 7518 §3).
+	CheckSignature Check = "signature"
+	// CheckIssuer is the exact comparison of "iss" (RFC 7519 §4.1.1).
+	CheckIssuer Check = "iss"
+	// CheckAudience requires the configured audience in "aud" (RFC 7519
+	// §4.1.3, RFC 9068 §4), compared exactly and case-sensitively.
+	CheckAudience Check = "aud"
+	// CheckExpiry requires "exp" and refuses it once passed (RFC 7519 §4.1.4).
+	CheckExpiry Check = "exp"
+	// CheckNotBefore refuses a token before its "nbf" (RFC 7519 §4.1.5).
+	CheckNotBefore Check = "nbf"
+	// CheckIssuedAt refuses an "iat" in the future (RFC 7519 §4.1.6).
+	CheckIssuedAt Check = "iat"
+	// CheckScope requires every scope the caller asked for in the
+	// space-separated "scope" claim (RFC 9068 §2.2.3, RFC 6749 §3.3).
+	CheckScope Check = "scope"
+)
+
+// checks lists every check in pipeline order; Explain reports one Step per
+// entry.
+var checks = [...]Check{
+	CheckSize, CheckFormat, CheckAlgorithm, CheckType, CheckCrit, CheckKey,
+	CheckSignature, CheckIssuer, CheckAudience, CheckExpiry, CheckNotBefore,
+	CheckIssuedAt, CheckScope,
+}
+
+// Checks returns every check in the order Verify runs them.
+func Checks() []Check { return append([]Check(nil), checks[:]...) }
+
+// Error returns the check's name, as String would: it exists to make a
+// Check usable as an errors.Is target (Verify never returns a bare Check),
+// and keeps fmt printing a Check as its name.
+func (c Check) Error() string { return string(c) }
+
+// String returns the check's name ("aud", "exp", ...).
+func (c Check) String() string { return string(c) }
+
+// Error is the one error type Verify returns for a refused token. It says
+// which check failed (Check), why (Reason), the offending value taken from
+// the token (Value) and, where there is one, what was expected (Want).
+//
+// Value comes from an attacker-controlled token: callers that log it or put
+// it in a response must treat it as untrusted text. Description returns the
+// text meant for an RFC 6750 error_description.
+type Error struct {
+	Check  Check
+	Reason string
+	// Value is the token's offending value: the space-joined audience for
+	// CheckAudience, the issuer for CheckIssuer, the kid for CheckKey, the
+	// missing scopes (space-separated) for CheckScope, and so on.
+	Value string
+	// Want is what the verifier expected: the configured audience or
+	// issuer, the allowlist, or every required scope (space-separated) for
+	// CheckScope — the value RFC 6750 §3 puts in the scope attribute.
+	Want string
+	// Err is an underlying cause, such as a failed JWKS fetch.
+	Err error
+}
+
+// Error returns "verify: <check>: <reason>".
+func (e *Error) Error() string {
+	s := "verify: " + string(e.Check) + ": " + e.Reason
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is e's Check, so errors.Is(err, CheckExpiry)
+// works through any wrapping.
+func (e *Error) Is(target error) bool {
+	c, ok := target.(Check)
+	return ok && c == e.Check
+}
+
+// InsufficientScope reports whether the token was valid but lacks a
+// required scope: RFC 6750 §3.1 answers that with 403 insufficient_scope
+// instead of 401 invalid_token.
+func (e *Error) InsufficientScope() bool { return e.Check == CheckScope }
+
+// Description is the text for an RFC 6750 §3 error_description. For an
+// audience failure it is exactly "The audience '<aud>' is invalid", with the
+// token's audience values joined by single spaces. The text contains token
+// values; RFC 6750 restricts error_description to printable ASCII without
+// '"' and '\', so non-conforming bytes are replaced by '?'.
+func (e *Error) Description() string {
+	var s string
+	switch e.Check {
+	case CheckSize:
+		s = "The token is too large"
+	case CheckFormat:
+		s = "The token is malformed: " + e.Reason
+	case CheckAlgorithm:
+		s = "The token algorithm '" + e.Value + "' is not accepted"
+	case CheckType:
+		s = "The token type '" + e.Value + "' is not an access token type"
+	case CheckCrit:
+		s = "The token has unsupported critical headers '" + e.Value + "'"
+	case CheckKey:
+		s = "The token signing key '" + e.Value + "' is unknown"
+	case CheckSignature:
+		s = "The token signature is invalid"
+	case CheckIssuer:
+		s = "The issuer '" + e.Value + "' is invalid"
+	case CheckAudience:
+		s = "The audience '" + e.Value + "' is invalid"
+	case CheckExpiry:
+		s = "The token is expired"
+		if e.Value == "" {
+			s = "The token has no expiry"
+		}
+	case CheckNotBefore:
+		s = "The token is not valid yet"
+	case CheckIssuedAt:
+		s = "The token was issued in the future"
+	case CheckScope:
+		s = "The token lacks the scope '" + e.Value + "'"
+	default:
+		s = e.Reason
+	}
+	return sanitizeDescription(s)
+}
+
+// sanitizeDescription keeps s within the error_description character set
+// of RFC 6750 §3 (%x20-21 / %x23-5B / %x5D-7E), so a hostile token value
+// cannot break the WWW-Authenticate header it ends up in.
+func sanitizeDescription(s string) string {
+	ok := true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			ok = false
+			break
+		}
+	}
+	if ok {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			c = '?'
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func fail(c Check, reason, value, want string) *Error {
+	return &Error{Check: c, Reason: reason, Value: value, Want: want}
+}

@@ -1,0 +1,132 @@
+package verify
+
+import (
+	"context"
+	"strings"
+)
+
+// Step is the outcome of one check in an Explanation.
+type Step struct {
+	Check Check
+	// OK is true when the check ran and passed.
+	OK bool
+	// Skipped, when not empty, says why the check could not run (an
+	// earlier failure left nothing to check). OK is then false.
+	Skipped string
+	// Err is the failure; nil when OK or skipped.
+	Err *Error
+	// Hint suggests a fix for a failure, naming the setting to change.
+	Hint string
+}
+
+// Explanation is the full report of Explain: every check, in order.
+type Explanation struct {
+	// Header and Payload are the decoded JSON of the token's first two
+	// parts, for display; nil when they do not decode. They are not
+	// trustworthy unless Err is nil.
+	Header, Payload []byte
+	// Claims are the parsed claims, or nil when the token could not be
+	// parsed. Unless Err is nil they are unverified.
+	Claims *Claims
+	// Steps has one entry per check, in the order of Checks().
+	Steps []Step
+	// Err is what Verify would have returned: nil when the token is
+	// accepted.
+	Err error
+}
+
+// Accepted reports whether Verify would accept the token.
+func (x *Explanation) Accepted() bool { return x.Err == nil }
+
+// Explain runs the same checks as Verify (the same code, not a second
+// implementation) but, instead of stopping at the first failure, goes on
+// wherever later checks still mean something, and adds a fix hint to every
+// failure. It is meant for diagnosis (gatehouse token explain), not for
+// authorisation: it never uses or fills the token cache, but it may refresh
+// the key set like Verify does.
+func (v *Verifier) Explain(ctx context.Context, token string, requiredScopes ...string) *Explanation {
+	x := &Explanation{}
+	if c, why := splitCompact(token); why == "" && len(token) <= v.cfg.MaxTokenBytes {
+		if h, ok := decodeB64(nil, c.header); ok {
+			x.Header = h
+		}
+		if p, ok := decodeB64(nil, c.payload); ok {
+			x.Payload = p
+		}
+	}
+	rec := &recorder{}
+	var p parsed
+	claims, e := v.run(ctx, &p, token, requiredScopes, v.cfg.Clock(), rec)
+	x.Claims = claims
+	if e != nil {
+		x.Err = e
+	}
+	x.Steps = rec.steps[:]
+	for i := range x.Steps {
+		s := &x.Steps[i]
+		if s.Check == "" {
+			s.Check = checks[i]
+			s.Skipped = "not checked: the token could not be parsed"
+		}
+		if s.Err != nil {
+			s.Hint = v.hint(s.Err, claims)
+		}
+	}
+	return x
+}
+
+// hint suggests how to fix e. claims may be nil.
+func (v *Verifier) hint(e *Error, c *Claims) string {
+	switch e.Check {
+	case CheckSize:
+		return "access tokens should be small; check what the issuer puts in them, or raise MaxTokenBytes"
+	case CheckFormat:
+		return "pass the access token itself (three base64url parts separated by dots), not a refresh token, an ID token wrapper or an Authorization header value"
+	case CheckAlgorithm:
+		if strings.HasPrefix(e.Reason, "the token says alg") {
+			return "the token's alg does not match its key's: it was forged, or the issuer reuses a kid across algorithms"
+		}
+		return "configure the issuer to sign with one of " + strings.Join(v.cfg.algs, ", ") + ", or add its algorithm to Config.Algorithms (none and HMAC are never possible)"
+	case CheckType:
+		return "present an access token (typ at+jwt), not an ID token; if the issuer is a legacy one that sets another typ, list it in Config.Types"
+	case CheckCrit:
+		return "the issuer uses a JWS extension this verifier does not support; configure it not to"
+	case CheckKey:
+		if e.Err != nil {
+			return "the issuer's JWKS could not be fetched; check that " + v.keys.url + " is reachable from here"
+		}
+		return "the token was signed by a key the issuer does not publish: it comes from another issuer or instance, or its key was retired; get a new token from " + v.cfg.Issuer
+	case CheckSignature:
+		return "the token was altered after signing, or signed by a key with a reused kid; get a new token from " + v.cfg.Issuer
+	case CheckIssuer:
+		return "the token comes from " + quoteOr(e.Value, "no issuer") + "; get one from " + v.cfg.Issuer + ", or set the verifier's issuer to the one that issued it (exactly, including scheme, port and trailing slash)"
+	case CheckAudience:
+		who := "its client"
+		if c != nil {
+			if c.AZP != "" {
+				who = c.AZP
+			} else if c.ClientID != "" {
+				who = c.ClientID
+			}
+		}
+		want := v.cfg.Audience
+		return "this token was issued to " + who + ", whose audience does not include " + want + "; add " + want + " to its audience in the identity provider or request it with resource=" + want
+	case CheckExpiry:
+		if e.Value == "" && e.Reason != "" && strings.Contains(e.Reason, "no exp") {
+			return "configure the issuer to set exp on access tokens"
+		}
+		return "get a new token (use the refresh token or repeat the grant); if it just expired, check that both clocks are synchronised (NTP)"
+	case CheckNotBefore, CheckIssuedAt:
+		return "the issuer's clock is ahead of this host's; synchronise both with NTP"
+	case CheckScope:
+		return "request the token with scope=" + quoteOr(e.Want, "") + " (space-separated), and make sure the client is allowed those scopes in the identity provider"
+	}
+	return ""
+}
+
+func quoteOr(s, alt string) string {
+	if s == "" {
+		return alt
+	}
+	return s
+}
