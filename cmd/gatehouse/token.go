@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/verify"
+)
+
+func newTokenCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "token",
+		Short: "Inspect access tokens",
+	}
+	cmd.AddCommand(newExplainCmd())
+	return cmd
+}
+
+func newExplainCmd() *cobra.Command {
+	var issuer, audience, jwksURL string
+	var scopes []string
+	var insecureHTTP bool
+	cmd := &cobra.Command{
+		Use:   "explain --issuer URL --audience ID [--scope S]... [TOKEN | -]",
+		Short: "Run every check an API would run on a token, and say why it passes or fails",
+		Long: `Decode an access token, run every check the verify package runs for the given
+recipient (size, format, alg, typ, crit, key, signature, iss, aud, exp, nbf, iat,
+scope) and print each as pass or fail with the reason and a hint to fix it.
+
+The token is the argument, or read from standard input when the argument is "-"
+or missing. The issuer's keys are fetched through its discovery document.
+Exit status: 0 when the token is accepted, 1 when it is rejected, 2 on other errors.
+
+Example:
+  gatehouse token explain --issuer http://127.0.0.1:8080 --audience hr-api "$TOKEN"`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok, err := readToken(cmd.InOrStdin(), args)
+			if err != nil {
+				return err
+			}
+			v, err := verify.New(cmd.Context(), verify.Config{
+				Issuer: issuer, Audience: audience, JWKSURL: jwksURL, InsecureAllowHTTP: insecureHTTP,
+				RefreshInterval: -1,
+			})
+			if err != nil {
+				return err
+			}
+			x := v.Explain(cmd.Context(), tok, scopes...)
+			printExplanation(cmd.OutOrStdout(), x, issuer, audience, time.Now())
+			if !x.Accepted() {
+				return exitError(1)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&issuer, "issuer", "", "the issuer URL the API trusts (exact iss)")
+	f.StringVar(&audience, "audience", "", "the API's id: the value that must appear in aud")
+	f.StringArrayVar(&scopes, "scope", nil, "a scope the API requires (repeatable)")
+	f.StringVar(&jwksURL, "jwks-url", "", "fetch keys from this URL instead of discovery")
+	f.BoolVar(&insecureHTTP, "insecure-allow-http", false, "allow plain-http key fetching off loopback (trusted networks only)")
+	_ = cmd.MarkFlagRequired("issuer")
+	_ = cmd.MarkFlagRequired("audience")
+	return cmd
+}
+
+// readToken takes the token from the argument or standard input, with an
+// optional "Bearer " prefix and surrounding whitespace removed so a pasted
+// header value works too.
+func readToken(in io.Reader, args []string) (string, error) {
+	var tok string
+	if len(args) == 1 && args[0] != "-" {
+		tok = args[0]
+	} else {
+		b, err := io.ReadAll(io.LimitReader(bufio.NewReader(in), 1<<20))
+		if err != nil {
+			return "", err
+		}
+		tok = string(b)
+	}
+	tok = strings.TrimSpace(tok)
+	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
+		tok = strings.TrimSpace(tok[7:])
+	}
+	if tok == "" {
+		return "", errors.New("no token: pass it as the argument or on standard input")
+	}
+	return tok, nil
+}
+
+func printExplanation(w io.Writer, x *verify.Explanation, issuer, audience string, now time.Time) {
+	fmt.Fprintf(w, "Checking a token for recipient %q of issuer %s\n\n", audience, issuer)
+	if x.Header != nil {
+		fmt.Fprintf(w, "header: %s\n", compactJSON(x.Header))
+	}
+	if x.Payload != nil {
+		fmt.Fprintf(w, "claims: %s\n", indentJSON(x.Payload))
+	}
+	if c := x.Claims; c != nil && !c.Expiry.IsZero() {
+		if d := c.Expiry.Sub(now).Round(time.Second); d > 0 {
+			fmt.Fprintf(w, "expires in %s (%s)\n", d, c.Expiry.UTC().Format(time.RFC3339))
+		} else {
+			fmt.Fprintf(w, "expired %s ago (%s)\n", -d, c.Expiry.UTC().Format(time.RFC3339))
+		}
+	}
+	fmt.Fprintln(w)
+	for _, s := range x.Steps {
+		switch {
+		case s.OK:
+			fmt.Fprintf(w, "  PASS  %s\n", s.Check)
+		case s.Skipped != "":
+			fmt.Fprintf(w, "  SKIP  %-9s %s\n", s.Check, s.Skipped)
+		default:
+			reason := ""
+			if s.Err != nil {
+				reason = s.Err.Description()
+			}
+			fmt.Fprintf(w, "  FAIL  %-9s %s\n", s.Check, reason)
+			if s.Hint != "" {
+				fmt.Fprintf(w, "        %-9s fix: %s\n", "", s.Hint)
+			}
+		}
+	}
+	fmt.Fprintln(w)
+	if x.Accepted() {
+		fmt.Fprintf(w, "ACCEPTED: %s would accept this token.\n", audience)
+		return
+	}
+	var ve *verify.Error
+	if errors.As(x.Err, &ve) {
+		fmt.Fprintf(w, "REJECTED at check %q: %s\n", ve.Check, ve.Description())
+		return
+	}
+	fmt.Fprintf(w, "REJECTED: %v\n", x.Err)
+}
+
+func compactJSON(b []byte) string {
+	var out bytes.Buffer
+	if json.Compact(&out, b) != nil {
+		return string(b)
+	}
+	return out.String()
+}
+
+func indentJSON(b []byte) string {
+	var out bytes.Buffer
+	if json.Indent(&out, b, "        ", "  ") != nil {
+		return string(b)
+	}
+	return out.String()
+}
