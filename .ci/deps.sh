@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests need. CI calls it before the tests;
+# it is safe to run again (it installs only what is missing) and never asks
+# questions, because CI has no stdin.
+set -euo pipefail
+
+# web/browser_test.go drives a real, headless Chromium; without it that test
+# skips, so install it to get the screenshots and the browser checks.
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  # Recommended packages stay in: they bring the fonts the pages render with.
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
