@@ -155,7 +155,7 @@ var (
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
 	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
 	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users"}
-	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes"}
+	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris"}
 	externalKeys   = []string{"id", "description"}
 	userKeys       = []string{"username", "password", "password_hash", "claims"}
 )
@@ -430,6 +430,21 @@ func (d *decoder) str(n *yaml.Node, key string) string {
 	return n.Value
 }
 
+// boolean decodes true or false; YAML 1.1 spellings such as "yes" are
+// refused because they surprise people reading the file.
+func (d *decoder) boolean(n *yaml.Node, key string) bool {
+	if n.Kind == yaml.ScalarNode {
+		switch n.Value {
+		case "true":
+			return true
+		case "false":
+			return false
+		}
+	}
+	d.add(n.Line, "write "+key+": true or "+key+": false", "%s must be true or false", key)
+	return false
+}
+
 // strs decodes a sequence of scalars and records each item's line.
 func (d *decoder) strs(n *yaml.Node, key string, p *pos) []string {
 	if n.Kind != yaml.SequenceNode {
@@ -547,6 +562,10 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 			c.Audience = d.strs(v, key, p)
 		case "scopes":
 			c.Scopes = d.strs(v, key, p)
+		case "first_party":
+			c.FirstParty = d.boolean(v, key)
+		case "post_logout_redirect_uris":
+			c.PostLogoutRedirectURIs = d.strs(v, key, p)
 		}
 	})
 	cfg.Clients = append(cfg.Clients, c)
@@ -822,6 +841,10 @@ func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[s
 		d.add(p.at("grant_types"), "refresh tokens are issued only with authorization_code; add it or remove refresh_token", "%s: refresh_token requires authorization_code", who)
 	}
 
+	d.noDuplicates(who, "post_logout_redirect_uris", c.PostLogoutRedirectURIs, p)
+	for i, r := range c.PostLogoutRedirectURIs {
+		d.validateRedirect(who, r, p.item("post_logout_redirect_uris", i))
+	}
 	d.noDuplicates(who, "redirect_uris", c.RedirectURIs, p)
 	for i, r := range c.RedirectURIs {
 		d.validateRedirect(who, r, p.item("redirect_uris", i))

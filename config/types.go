@@ -59,6 +59,12 @@ type Client struct {
 	Audience []string `yaml:"audience"`
 	// Scopes are the scopes this client may request.
 	Scopes []string `yaml:"scopes"`
+	// FirstParty clients belong to the operator: users are not asked to
+	// consent to them (offline_access included).
+	FirstParty bool `yaml:"first_party"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return the
+	// user (OIDC RP-Initiated Logout §3), matched exactly.
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`

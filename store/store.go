@@ -12,6 +12,33 @@
 //   - Lookups of absent rows return ErrNotFound.
 //   - Methods are safe for concurrent use by many goroutines and by many
 //     processes sharing one database.
+//   - Every method that changes state does so in one transaction: it
+//     changes everything it documents or nothing, and a call that returns
+//     an error has changed nothing. Two deliberate exceptions:
+//     RotateRefresh on reuse commits the family's revocation and still
+//     returns ErrReused, and DeleteExpired works in many small
+//     transactions (each batch stays deleted if a later one fails).
+//   - Methods whose outcome depends on the time take it as a now argument;
+//     the store never reads a clock, so tests and several instances agree
+//     on what "expired" means. Expired means now >= ExpiresAt.
+//   - Secrets are never stored in clear. Authorization codes, refresh
+//     tokens and session cookies reach the store only as a hash computed by
+//     the caller (for example lower-case hex of SHA-256), passed as a
+//     string. The store does not hash; it compares hashes exactly, byte for
+//     byte, so the caller must encode them the same way every time.
+//   - Inserting a row whose key (hash, ID, jti) is already taken returns
+//     ErrConflict and changes nothing: a store never silently overwrites a
+//     code, token, family, session or access record.
+//   - Lists ([]string: scopes, audiences) round-trip exactly: same
+//     elements, same order, duplicates kept, compared case-sensitively. An
+//     empty list, nil or not, reads back as nil.
+//   - A FamilyID field that the store can infer from the call (the family
+//     being created, or the family of the token being rotated) may be left
+//     empty and is filled in; when set it must agree, or the call fails
+//     with an error and changes nothing.
+//   - A required field left empty or zero (a hash, an ID, an ExpiresAt, a
+//     now) is refused with an error (none of the sentinels) before
+//     anything changes.
 package store
 
 import (
@@ -24,14 +51,52 @@ import (
 var (
 	// ErrNotFound means the requested row does not exist.
 	ErrNotFound = errors.New("store: not found")
-	// ErrConflict means a compare-and-swap lost to a concurrent change.
+	// ErrConflict means a compare-and-swap lost to a concurrent change,
+	// or an insert found its key (hash, ID, jti) already taken.
 	ErrConflict = errors.New("store: conflict")
+	// ErrCodeUsed means an authorization code has already been redeemed.
+	// RedeemCode returns it together with the stored code, whose Issued
+	// says what the first redemption issued, so the caller can revoke it
+	// (RFC 6749 section 4.1.2).
+	ErrCodeUsed = errors.New("store: authorization code already used")
+	// ErrExpired means the code, refresh token, refresh family or session
+	// has reached its ExpiresAt.
+	ErrExpired = errors.New("store: expired")
+	// ErrRevoked means the refresh family has been revoked (by reuse
+	// detection, RFC 7009 revocation, code replay or logout).
+	ErrRevoked = errors.New("store: revoked")
+	// ErrReused means a refresh token that had already been rotated was
+	// presented again. The store has revoked the token's whole family, and
+	// that revocation is committed (RFC 9700, "Refresh Token Protection").
+	ErrReused = errors.New("store: refresh token reused")
 )
 
-// Store is the whole runtime state. Later aggregates (codes, refresh
-// families, sessions) are added as further embedded interfaces.
+// Store is the whole runtime state, one embedded interface per aggregate.
+// Later aggregates are added as further embedded interfaces.
 type Store interface {
 	KeyStore
+	CodeStore
+	RefreshStore
+	RevocationStore
+	SessionStore
+	ConsentStore
+	// DeleteExpired removes what can no longer matter at now, and returns
+	// how many rows it removed:
+	//   - authorization codes, sessions, access records and access-token
+	//     revocations with ExpiresAt <= now (used codes too: a replay
+	//     after that finds nothing and is refused as unknown, but can no
+	//     longer revoke what the code issued);
+	//   - refresh tokens with ExpiresAt <= now, and every refresh token of
+	//     a family with ExpiresAt <= now;
+	//   - refresh families with ExpiresAt <= now, but only once no access
+	//     record naming the family is still unexpired, so AccessRevoked
+	//     stays right for the family's last access tokens.
+	// Consents and the key ring are never removed. The work is done in
+	// bounded batches, each its own short transaction, so a large backlog
+	// never holds the write lock for long; if ctx ends or a batch fails it
+	// returns what it removed so far with the error, and a later call
+	// carries on.
+	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Ping reports whether the database is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -223,5 +224,94 @@ func TestConcurrentOpen(t *testing.T) {
 	s := openTemp(t, path)
 	if v, err := s.KeyRingVersion(ctx); err != nil || v != 0 {
 		t.Errorf("KeyRingVersion = %d, %v; want 0, nil", v, err)
+	}
+}
+
+// TestDeleteExpiredBatches checks that DeleteExpired keeps going past one
+// batch: the conformance suite's data fits in a single batch.
+func TestDeleteExpiredBatches(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	const expired, live = 2*gcBatch + 34, 3
+	// One transaction for the lot: one fsync instead of a thousand.
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range expired + live {
+		exp := now.Add(-time.Minute)
+		if i >= expired {
+			exp = now.Add(time.Minute)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, expires_at) VALUES (?, 'u', ?)`,
+			fmt.Sprintf("s-%d", i), exp.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.DeleteExpired(ctx, now)
+	if err != nil {
+		t.Fatalf("DeleteExpired: %v", err)
+	}
+	if n != expired {
+		t.Errorf("DeleteExpired = %d, want %d", n, expired)
+	}
+	var left int
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != live {
+		t.Errorf("%d sessions left, want %d", left, live)
+	}
+}
+
+// TestDeleteExpiredUsesIndexes checks that every sweep finds its rows
+// through an index, so a batch never scans a whole table under the write
+// lock.
+func TestDeleteExpiredUsesIndexes(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	for _, step := range gcSteps {
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+step.sql, 0, gcBatch)
+		if err != nil {
+			t.Fatalf("%s: %v", step.what, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		for _, d := range plan {
+			// A bare "SCAN t" reads every row; "SCAN t USING INDEX" or
+			// "SEARCH" does not.
+			if strings.HasPrefix(d, "SCAN ") && !strings.Contains(d, "USING") {
+				t.Errorf("%s: query plan scans a table: %q (plan %q)", step.what, d, plan)
+			}
+		}
+	}
+	var plan []string
+	rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+accessRevokedQuery, "x", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+		if !strings.HasPrefix(detail, "SEARCH ") {
+			t.Errorf("AccessRevoked plan step %q is not an indexed search (plan %q)", detail, plan)
+		}
 	}
 }

@@ -6,7 +6,7 @@
 // The suite checks the written contract of package store, not an
 // implementation: each subtest asserts real values and fails when a
 // backend gets them wrong. Each aggregate has its own file of tests
-// (keyring.go, …); a new aggregate adds a file and its entries to Run.
+// (keyring.go, code.go, refresh.go, revocation.go, session.go, gc.go); a new aggregate adds a file and its entries to Run.
 package storetest
 
 import (
@@ -33,6 +33,30 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyRingDuplicateID", testKeyRingDuplicateID},
 		{"KeyRingConcurrentSwap", testKeyRingConcurrentSwap},
 		{"KeyRingVersion", testKeyRingVersion},
+		{"CodeRoundTrip", testCodeRoundTrip},
+		{"CodeDuplicate", testCodeDuplicate},
+		{"CodeRequiredFields", testCodeRequiredFields},
+		{"CodeRedeem", testCodeRedeem},
+		{"CodeRedeemWithoutRefresh", testCodeRedeemWithoutRefresh},
+		{"CodeReplay", testCodeReplay},
+		{"CodeExpired", testCodeExpired},
+		{"CodeRedeemUnknown", testCodeRedeemUnknown},
+		{"CodeRedeemAtomic", testCodeRedeemAtomic},
+		{"CodeConcurrentRedeem", testCodeConcurrentRedeem},
+		{"RefreshRoundTrip", testRefreshRoundTrip},
+		{"RefreshCreateConflict", testRefreshCreateConflict},
+		{"RefreshRotate", testRefreshRotate},
+		{"RefreshRotateArgs", testRefreshRotateArgs},
+		{"RefreshReuse", testRefreshReuse},
+		{"RefreshExpired", testRefreshExpired},
+		{"RefreshRevoke", testRefreshRevoke},
+		{"RefreshConcurrentRotate", testRefreshConcurrentRotate},
+		{"RevokeFamiliesBySession", testRevokeFamiliesBySession},
+		{"AccessRevocation", testAccessRevocation},
+		{"AccessRevocationExpiry", testAccessRevocationExpiry},
+		{"Session", testSession},
+		{"Consent", testConsent},
+		{"DeleteExpired", testDeleteExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,240 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Refresh families and tokens (store.RefreshStore).
+
+const (
+	familyColumns = `f.id, f.client_id, f.subject, f.scopes, f.audience, f.session_id,
+		f.auth_time, f.created_at, f.expires_at, f.revoked_at`
+	tokenColumns = `t.hash, t.family_id, t.created_at, t.expires_at, t.rotated_at`
+)
+
+// scanTokenFamily reads tokenColumns followed by familyColumns.
+func scanTokenFamily(row scanner) (store.RefreshToken, store.RefreshFamily, error) {
+	var (
+		t                                   store.RefreshToken
+		f                                   store.RefreshFamily
+		tCreated, tExpires, tRotated        sql.NullInt64
+		scopes, aud                         string
+		fAuth, fCreated, fExpires, fRevoked sql.NullInt64
+	)
+	if err := row.Scan(&t.Hash, &t.FamilyID, &tCreated, &tExpires, &tRotated,
+		&f.ID, &f.ClientID, &f.Subject, &scopes, &aud, &f.SessionID,
+		&fAuth, &fCreated, &fExpires, &fRevoked); err != nil {
+		return store.RefreshToken{}, store.RefreshFamily{}, err
+	}
+	var err error
+	if f.Scopes, err = decodeList(scopes); err != nil {
+		return store.RefreshToken{}, store.RefreshFamily{}, err
+	}
+	if f.Audience, err = decodeList(aud); err != nil {
+		return store.RefreshToken{}, store.RefreshFamily{}, err
+	}
+	t.CreatedAt, t.ExpiresAt, t.RotatedAt = fromMillis(tCreated), fromMillis(tExpires), fromMillis(tRotated)
+	f.AuthTime, f.CreatedAt = fromMillis(fAuth), fromMillis(fCreated)
+	f.ExpiresAt, f.RevokedAt = fromMillis(fExpires), fromMillis(fRevoked)
+	return t, f, nil
+}
+
+// checkFamily validates a family and its first token, filling in the
+// token's FamilyID.
+func checkFamily(r *required, f store.RefreshFamily, first *store.RefreshToken) {
+	r.str("family ID", f.ID)
+	r.time("family ExpiresAt", f.ExpiresAt)
+	r.str("refresh token Hash", first.Hash)
+	r.time("refresh token ExpiresAt", first.ExpiresAt)
+	fillFamilyID(r, "refresh token FamilyID", &first.FamilyID, f.ID)
+}
+
+// insertFamily inserts a checked family and its first token.
+func insertFamily(ctx context.Context, tx *sql.Tx, op string, f store.RefreshFamily, first store.RefreshToken) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, client_id, subject, scopes,
+		audience, session_id, auth_time, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		f.ID, f.ClientID, f.Subject, encodeList(f.Scopes), encodeList(f.Audience), f.SessionID,
+		toMillis(f.AuthTime), toMillis(f.CreatedAt), toMillis(f.ExpiresAt), toMillis(f.RevokedAt)); err != nil {
+		return insertErr(op, fmt.Sprintf("refresh family %q", f.ID), err)
+	}
+	return insertToken(ctx, tx, op, first)
+}
+
+func insertToken(ctx context.Context, tx *sql.Tx, op string, t store.RefreshToken) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at,
+		expires_at, rotated_at) VALUES (?, ?, ?, ?, ?)`,
+		t.Hash, t.FamilyID, toMillis(t.CreatedAt), toMillis(t.ExpiresAt), toMillis(t.RotatedAt)); err != nil {
+		return insertErr(op, "refresh token", err)
+	}
+	return nil
+}
+
+// CreateFamily stores a new family with its first token.
+func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
+	const op = "create refresh family"
+	r := required{op: op}
+	checkFamily(&r, f, &first)
+	if err := r.err(); err != nil {
+		return err
+	}
+	return s.withTx(ctx, op, func(tx *sql.Tx) error {
+		return insertFamily(ctx, tx, op, f, first)
+	})
+}
+
+// GetRefresh returns a refresh token and its family whatever their state.
+func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+	t, f, err := scanTokenFamily(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, hash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.RefreshToken{}, store.RefreshFamily{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.RefreshToken{}, store.RefreshFamily{}, fmt.Errorf("sqlite: get refresh token: %w", err)
+	}
+	return t, f, nil
+}
+
+// RotateRefresh exchanges the token oldHash for next, detecting reuse.
+func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (_ store.RefreshFamily, err error) {
+	const op = "rotate refresh token"
+	r := required{op: op}
+	r.str("old hash", oldHash)
+	r.time("now", now)
+	r.str("next Hash", next.Hash)
+	r.check(next.Hash != oldHash, "next Hash equals the old hash")
+	r.time("next ExpiresAt", next.ExpiresAt)
+	r.str("access JTI", access.JTI)
+	r.time("access ExpiresAt", access.ExpiresAt)
+	if err := r.err(); err != nil {
+		return store.RefreshFamily{}, err
+	}
+
+	// Written out rather than with withTx: on reuse this transaction must
+	// commit the revocation and still report ErrReused.
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
+	if err != nil {
+		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	// Rolling back after the commit on reuse is a harmless no-op.
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+
+	// BEGIN IMMEDIATE holds the write lock from here on, so the state read
+	// below cannot change before this transaction ends: of two concurrent
+	// rotations the second reads the first's result and sees reuse.
+	old, fam, err := scanTokenFamily(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, oldHash))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return store.RefreshFamily{}, store.ErrNotFound
+	case err != nil:
+		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	case !fam.RevokedAt.IsZero():
+		return fam, store.ErrRevoked
+	case !now.Before(old.ExpiresAt) || !now.Before(fam.ExpiresAt):
+		return fam, store.ErrExpired
+	case !old.RotatedAt.IsZero():
+		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+			toMillis(now), fam.ID); err != nil {
+			return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: revoking family on reuse: %w", op, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: committing revocation on reuse: %w", op, err)
+		}
+		fam.RevokedAt = stored(now)
+		return fam, store.ErrReused
+	}
+
+	fillFamilyID(&r, "next FamilyID", &next.FamilyID, fam.ID)
+	fillFamilyID(&r, "access FamilyID", &access.FamilyID, fam.ID)
+	if err := r.err(); err != nil {
+		return store.RefreshFamily{}, err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL`,
+		toMillis(now), oldHash)
+	if err != nil {
+		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+	} else if n != 1 {
+		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: token changed under the write lock (%d rows updated)", op, n)
+	}
+	if err := insertToken(ctx, tx, op, next); err != nil {
+		return store.RefreshFamily{}, err
+	}
+	if err := insertAccess(ctx, tx, op, access); err != nil {
+		return store.RefreshFamily{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: commit: %w", op, err)
+	}
+	return fam, nil
+}
+
+// RevokeFamily revokes a family, keeping an earlier revocation time.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
+	const op = "revoke refresh family"
+	r := required{op: op}
+	r.str("family ID", familyID)
+	r.time("now", now)
+	if err := r.err(); err != nil {
+		return err
+	}
+	return s.withTx(ctx, op, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+			toMillis(now), familyID)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if n == 1 {
+			return nil
+		}
+		// Nothing updated: already revoked (fine) or absent.
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM refresh_families WHERE id = ?`, familyID).Scan(&exists); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if exists == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// RevokeFamiliesBySession revokes every live family of a session.
+func (s *Store) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
+	const op = "revoke refresh families by session"
+	r := required{op: op}
+	r.str("session ID", sessionID)
+	r.time("now", now)
+	if err := r.err(); err != nil {
+		return 0, err
+	}
+	// One statement is one transaction.
+	res, err := s.db.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL`,
+		toMillis(now), sessionID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return int(n), nil
+}

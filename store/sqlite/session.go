@@ -1,0 +1,112 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Browser sessions (store.SessionStore) and consents (store.ConsentStore).
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	const op = "create session"
+	r := required{op: op}
+	r.str("ID", sess.ID)
+	r.time("ExpiresAt", sess.ExpiresAt)
+	if err := r.err(); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
+		VALUES (?, ?, ?, ?, ?)`, sess.ID, sess.Subject, toMillis(sess.AuthTime), toMillis(sess.CreatedAt),
+		toMillis(sess.ExpiresAt)); err != nil {
+		return insertErr(op, "session", err)
+	}
+	return nil
+}
+
+// GetSession returns a live session.
+func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
+	var (
+		sess                   store.Session
+		auth, created, expires sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT id, subject, auth_time, created_at, expires_at
+		FROM sessions WHERE id = ?`, id).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Session{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: get session: %w", err)
+	}
+	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromMillis(auth), fromMillis(created), fromMillis(expires)
+	if !now.Before(sess.ExpiresAt) {
+		return store.Session{}, store.ErrExpired
+	}
+	return sess, nil
+}
+
+// DeleteSession removes a session; absent is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("sqlite: delete session: %w", err)
+	}
+	return nil
+}
+
+// PutConsent stores or replaces a consent.
+func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+	const op = "put consent"
+	r := required{op: op}
+	r.str("Subject", c.Subject)
+	r.str("ClientID", c.ClientID)
+	if err := r.err(); err != nil {
+		return err
+	}
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO consents (subject, client_id, scopes, audience, granted_at)
+		VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (subject, client_id) DO UPDATE SET scopes = excluded.scopes,
+			audience = excluded.audience, granted_at = excluded.granted_at`,
+		c.Subject, c.ClientID, encodeList(c.Scopes), encodeList(c.Audience), toMillis(c.GrantedAt)); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return nil
+}
+
+// GetConsent returns a consent.
+func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
+	var (
+		c           store.Consent
+		scopes, aud string
+		granted     sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx, `SELECT subject, client_id, scopes, audience, granted_at
+		FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID).
+		Scan(&c.Subject, &c.ClientID, &scopes, &aud, &granted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Consent{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Consent{}, fmt.Errorf("sqlite: get consent: %w", err)
+	}
+	if c.Scopes, err = decodeList(scopes); err != nil {
+		return store.Consent{}, fmt.Errorf("sqlite: get consent: %w", err)
+	}
+	if c.Audience, err = decodeList(aud); err != nil {
+		return store.Consent{}, fmt.Errorf("sqlite: get consent: %w", err)
+	}
+	c.GrantedAt = fromMillis(granted)
+	return c, nil
+}
+
+// DeleteConsent removes a consent; absent is not an error.
+func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID); err != nil {
+		return fmt.Errorf("sqlite: delete consent: %w", err)
+	}
+	return nil
+}
