@@ -9,9 +9,7 @@ import (
 // 8414 authorization server metadata once, at start: they change only with
 // the configuration. Only what is implemented is advertised.
 func (s *Server) buildMetadata() (oidc, as []byte, err error) {
-	algs := []string{s.cfg.SigningAlg}
 	authMethods := []string{"client_secret_basic", "client_secret_post"}
-	grants := []string{"client_credentials"}
 	scopes := []string{}
 	for _, c := range s.cfg.Clients {
 		for _, sc := range c.Scopes {
@@ -20,30 +18,39 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 			}
 		}
 	}
+	// Fields both documents share (RFC 8414 §2, OIDC Discovery §3).
 	m := map[string]any{
-		"issuer":                                s.issuer,
-		"token_endpoint":                        s.issuer + pathToken,
-		"jwks_uri":                              s.issuer + pathJWKS,
-		"introspection_endpoint":                s.issuer + pathIntrospect,
-		"grant_types_supported":                 grants,
-		"token_endpoint_auth_methods_supported": authMethods,
-		"introspection_endpoint_auth_methods_supported": authMethods,
-		"scopes_supported":                      scopes,
-		"response_types_supported":              []string{},
-		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": algs,
-		// RFC 9068 access tokens are signed with the same key ring.
-		"token_endpoint_auth_signing_alg_values_supported": nil,
-		"claims_supported": []string{"iss", "sub", "aud", "azp", "client_id", "scope", "iat", "exp", "jti"},
+		"issuer":                                         s.issuer,
+		"authorization_endpoint":                         s.issuer + pathAuthorize,
+		"token_endpoint":                                 s.issuer + pathToken,
+		"jwks_uri":                                       s.issuer + pathJWKS,
+		"introspection_endpoint":                         s.issuer + pathIntrospect,
+		"revocation_endpoint":                            s.issuer + pathRevoke,
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "client_credentials"},
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported":  authMethods,
+		"revocation_endpoint_auth_methods_supported":     authMethods,
+		"scopes_supported":                               scopes,
+		"authorization_response_iss_parameter_supported": true,
 	}
-	delete(m, "token_endpoint_auth_signing_alg_values_supported")
-	if oidc, err = json.Marshal(m); err != nil {
+	if as, err = json.Marshal(m); err != nil {
 		return nil, nil, err
 	}
-	// RFC 8414 has no subject types or ID token fields.
-	delete(m, "subject_types_supported")
-	delete(m, "id_token_signing_alg_values_supported")
-	delete(m, "claims_supported")
-	as, err = json.Marshal(m)
+	// OpenID Connect only.
+	m["userinfo_endpoint"] = s.issuer + pathUserInfo
+	m["end_session_endpoint"] = s.issuer + pathLogout
+	m["subject_types_supported"] = []string{"public"}
+	m["id_token_signing_alg_values_supported"] = []string{s.cfg.SigningAlg}
+	m["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
+	m["claims_parameter_supported"] = false
+	m["request_parameter_supported"] = false
+	m["request_uri_parameter_supported"] = false
+	m["claims_supported"] = []string{"iss", "sub", "aud", "azp", "client_id", "scope", "iat", "exp", "jti",
+		"auth_time", "nonce", "at_hash", "sid", "name", "given_name", "family_name", "preferred_username",
+		"email", "email_verified"}
+	oidc, err = json.Marshal(m)
 	return oidc, as, err
 }

@@ -3,10 +3,12 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -35,12 +37,16 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, ok := p.get("token")
 	if !ok {
-		s.writeError(w, r, oauth.InvalidRequest("missing token"))
+		s.writeError(w, r, errMissingToken)
 		return
 	}
-	claims, ok := s.parseAccessToken(tok)
 	caller := c.cfg.ID
-	if !ok || (claims.ClientID != caller && !claims.Audience.Contains(caller)) {
+	claims, ok := s.parseAccessToken(tok)
+	if !ok {
+		s.introspectRefresh(w, r, caller, tok)
+		return
+	}
+	if (claims.ClientID != caller && !claims.Audience.Contains(caller)) || s.accessRevoked(r, claims) {
 		setOutcome(w, "inactive")
 		writeJSON(w, http.StatusOK, inactive)
 		return
@@ -64,6 +70,38 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.ServerError(err))
 		return
 	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// errMissingToken answers an introspection or revocation without token.
+var errMissingToken = oauth.InvalidRequest("missing token")
+
+func unix(sec int64) time.Time { return time.Unix(sec, 0) }
+
+// introspectRefresh answers for an opaque refresh token: active only for
+// the client it was issued to, while current (not rotated), unrevoked and
+// unexpired.
+func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, caller, tok string) {
+	rt, fam, err := s.store.GetRefresh(r.Context(), issue.HashOpaque(tok))
+	now := s.now()
+	if err != nil || fam.ClientID != caller || !fam.RevokedAt.IsZero() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) {
+		setOutcome(w, "inactive")
+		writeJSON(w, http.StatusOK, inactive)
+		return
+	}
+	setOutcome(w, "active")
+	body, _ := json.Marshal(struct {
+		Active    bool           `json:"active"`
+		TokenType string         `json:"token_type"`
+		Scope     string         `json:"scope,omitempty"`
+		ClientID  string         `json:"client_id"`
+		Subject   string         `json:"sub"`
+		Audience  oauth.Audience `json:"aud"`
+		Issuer    string         `json:"iss"`
+		IssuedAt  int64          `json:"iat"`
+		Expiry    int64          `json:"exp"`
+	}{true, "refresh_token", strings.Join(fam.Scopes, " "), fam.ClientID, fam.Subject, oauth.Audience(fam.Audience),
+		s.issuer, rt.CreatedAt.Unix(), rt.ExpiresAt.Unix()})
 	writeJSON(w, http.StatusOK, body)
 }
 

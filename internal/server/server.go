@@ -20,6 +20,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/web"
 )
 
 // KeyRing is what the server needs of internal/keys.Ring.
@@ -29,16 +31,11 @@ type KeyRing interface {
 	PublicKey(kid string) (crypto.PublicKey, string, bool)
 }
 
-// Pinger reports whether the store is reachable (for /readyz).
-type Pinger interface {
-	Ping(ctx context.Context) error
-}
-
 // Options are the server's dependencies.
 type Options struct {
 	Config *config.Config
 	Keys   KeyRing
-	Store  Pinger
+	Store  store.Store
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -57,7 +54,7 @@ type Server struct {
 	cfg     *config.Config
 	issuer  string
 	keys    KeyRing
-	store   Pinger
+	store   store.Store
 	log     *slog.Logger
 	now     func() time.Time
 	model   *policy.Model
@@ -68,6 +65,16 @@ type Server struct {
 	dummy     secret.Checker
 	failures  *failureLimiter
 	accessLog bool
+
+	pages       *web.Pages
+	users       map[string]*user
+	dummyUser   secret.Checker
+	loginByUser *failureLimiter
+	loginByIP   *failureLimiter
+	// Cookie names: with an https issuer they carry the __Host- prefix,
+	// which browsers accept only when Secure, host-only and Path=/.
+	sessionCookie, csrfCookie string
+	secureCookies             bool
 
 	discovery []byte
 	asMeta    []byte
@@ -81,8 +88,8 @@ type clientEntry struct {
 
 // New wires a server from validated configuration.
 func New(o Options) (*Server, error) {
-	if o.Config == nil || o.Keys == nil {
-		return nil, errors.New("server: Config and Keys are required")
+	if o.Config == nil || o.Keys == nil || o.Store == nil {
+		return nil, errors.New("server: Config, Keys and Store are required")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -104,6 +111,23 @@ func New(o Options) (*Server, error) {
 		accessLog: o.AccessLog,
 	}
 	s.minter = issue.New(s.issuer, cfg.AccessTokenTTL, o.Keys, o.Now)
+	// A person gets 5 tries, then one per minute; an address 20, then one
+	// every 3 seconds, so one address cannot lock out many users quickly.
+	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000)
+	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000)
+	s.sessionCookie, s.csrfCookie = "gatehouse_session", "gatehouse_csrf"
+	if strings.HasPrefix(s.issuer, "https://") {
+		s.secureCookies = true
+		s.sessionCookie, s.csrfCookie = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
+	}
+	pages, err := web.New()
+	if err != nil {
+		return nil, err
+	}
+	s.pages = pages
+	if s.users, s.dummyUser, err = loadUsers(cfg); err != nil {
+		return nil, err
+	}
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]
 		e := &clientEntry{cfg: c}
@@ -119,7 +143,6 @@ func New(o Options) (*Server, error) {
 	var rnd [16]byte
 	_, _ = rand.Read(rnd[:])
 	s.dummy, _ = secret.Parse(hex.EncodeToString(rnd[:]))
-	var err error
 	if s.discovery, s.asMeta, err = s.buildMetadata(); err != nil {
 		return nil, err
 	}
@@ -137,6 +160,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc(pathJWKS, s.handleJWKS)
 	mux.HandleFunc(pathToken, s.handleToken)
 	mux.HandleFunc(pathIntrospect, s.handleIntrospect)
+	mux.HandleFunc(pathAuthorize, s.handleAuthorize)
+	mux.HandleFunc(pathUserInfo, s.handleUserInfo)
+	mux.HandleFunc(pathRevoke, s.handleRevoke)
+	mux.HandleFunc(pathLogout, s.handleLogout)
+	mux.Handle(web.StaticPrefix, s.pages.StaticHandler())
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/readyz", s.handleReady)
 	mux.HandleFunc("/", s.handleNotFound)
@@ -151,6 +179,10 @@ const (
 	pathJWKS       = "/jwks.json"
 	pathToken      = "/token"
 	pathIntrospect = "/introspect"
+	pathAuthorize  = "/authorize"
+	pathUserInfo   = "/userinfo"
+	pathRevoke     = "/revoke"
+	pathLogout     = "/logout"
 )
 
 func (s *Server) static(body []byte, cacheControl string) http.HandlerFunc {
@@ -202,7 +234,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no signing key loaded", http.StatusServiceUnavailable)
 		return
 	}
-	if s.store != nil {
+	{
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.store.Ping(ctx); err != nil {

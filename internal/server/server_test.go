@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -53,11 +54,33 @@ clients:
     grant_types: [client_credentials]
     audience: [order-status-api, https://billing.example.com]
     scopes: [orders:read, orders:write]
+  - id: web-portal
+    name: Web Portal
+    secret: web-portal-secret-123
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: [http://127.0.0.1:3000/callback]
+    post_logout_redirect_uris: [http://127.0.0.1:3000/bye]
+    audience: [order-status-api]
+    scopes: [openid, profile, email, offline_access, orders:read]
+  - id: spa
+    name: Single Page App
+    first_party: true
+    grant_types: [authorization_code, refresh_token]
+    redirect_uris: [http://127.0.0.1:3000/spa]
+    audience: [order-status-api, hr-api]
+    scopes: [openid, profile, offline_access, orders:read, hr:read]
   - id: slow-hash-job
     secret: SLOWHASH
     grant_types: [client_credentials]
 external_audiences:
   - https://billing.example.com
+users:
+  - username: alice
+    password: alice-password-1
+    claims:
+      name: Alice Example
+      email: alice@example.com
+      email_verified: true
 `
 
 type env struct {
@@ -91,7 +114,7 @@ func start(t *testing.T, extra ...func(*config.Config)) *env {
 	for _, f := range extra {
 		f(cfg)
 	}
-	e.ring, err = keys.Open(ctx, st, keys.Options{Alg: cfg.SigningAlg, Secret: strings.Repeat("k", 32), RetireAfter: time.Hour})
+	e.ring, err = keys.Open(ctx, st, keys.Options{Alg: cfg.SigningAlg, Secret: strings.Repeat("k", 32), RetireAfter: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +437,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 			m["introspection_endpoint"] != e.srv.URL+"/introspect" {
 			t.Errorf("%s: %v", path, m)
 		}
-		if fmt.Sprint(m["grant_types_supported"]) != "[client_credentials]" {
+		if fmt.Sprint(m["grant_types_supported"]) != "[authorization_code refresh_token client_credentials]" {
 			t.Errorf("%s grants: %v", path, m["grant_types_supported"])
 		}
 	}

@@ -67,8 +67,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 	switch grantType {
 	case oauth.GrantClientCredentials:
 		s.clientCredentialsGrant(w, r, c, p)
+	case oauth.GrantAuthorizationCode:
+		s.authorizationCodeGrant(w, r, c, p)
+	case oauth.GrantRefreshToken:
+		s.refreshTokenGrant(w, r, c, p)
 	default:
-		s.writeError(w, r, oauth.UnsupportedGrantType("grant_type '"+safeName(grantType)+"' is not supported; this server supports client_credentials"))
+		s.writeError(w, r, oauth.UnsupportedGrantType("grant_type '"+safeName(grantType)+"' is not supported; use client_credentials, authorization_code or refresh_token"))
 	}
 }
 

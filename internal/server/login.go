@@ -1,0 +1,330 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/issue"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/web"
+)
+
+// Lifetimes of browser state.
+const (
+	sessionTTL = 12 * time.Hour
+	codeTTL    = 60 * time.Second
+)
+
+// handleAuthorize is the authorization endpoint (RFC 6749 §3.1; OIDC Core
+// §3.1.2.1 requires GET and POST). A POST carrying a CSRF token is a step
+// of our own login or consent form; any other POST is an authorization
+// request sent as a form.
+func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		s.startAuth(w, r, r.URL.RawQuery)
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		if err := r.ParseForm(); err != nil {
+			s.errorPage(w, http.StatusBadRequest, "This request cannot be read", "The form could not be read.", "")
+			return
+		}
+		if _, ok := r.PostForm[web.FieldCSRFToken]; ok {
+			s.handleAuthForm(w, r)
+			return
+		}
+		s.startAuth(w, r, r.PostForm.Encode())
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		s.errorPage(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET or POST.", "")
+	}
+}
+
+// startAuth runs a fresh authorization request.
+func (s *Server) startAuth(w http.ResponseWriter, r *http.Request, raw string) {
+	req, ae := s.parseAuthRequest(raw)
+	if ae != nil {
+		s.failAuth(w, r, req, ae)
+		return
+	}
+	setClient(w, req.client.cfg.ID)
+	sess := s.currentSession(r)
+	now := s.now()
+	needLogin := sess == nil || req.prompt["login"] || req.prompt["select_account"] ||
+		(req.maxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second)
+	if needLogin {
+		if req.prompt["none"] {
+			s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeLoginRequired, Description: "the user is not signed in (prompt=none)"}))
+			return
+		}
+		s.showLogin(w, r, req, http.StatusOK, req.loginHint, "", false)
+		return
+	}
+	s.afterLogin(w, r, req, sess, false)
+}
+
+// afterLogin asks for consent when needed and then issues the code.
+// consented is true when the person has just answered the consent page.
+func (s *Server) afterLogin(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session, consented bool) {
+	if !consented && !req.client.cfg.FirstParty {
+		covered := false
+		if !req.prompt["consent"] {
+			c, err := s.store.GetConsent(r.Context(), sess.Subject, req.client.cfg.ID)
+			switch {
+			case err == nil:
+				covered = subset(req.grant.Scopes, c.Scopes) && subset(req.grant.Audience, c.Audience)
+			case !errors.Is(err, store.ErrNotFound):
+				s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+				return
+			}
+		}
+		if !covered {
+			if req.prompt["none"] {
+				s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeConsentRequired, Description: "the user has not consented to this client (prompt=none)"}))
+				return
+			}
+			s.showConsent(w, r, req, sess)
+			return
+		}
+	}
+	s.issueCode(w, r, req, sess)
+}
+
+func subset(want, have []string) bool {
+	for _, v := range want {
+		if !slices.Contains(have, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// handleAuthForm handles the login and consent forms.
+func (s *Server) handleAuthForm(w http.ResponseWriter, r *http.Request) {
+	if !s.validCSRF(r) {
+		s.errorPage(w, http.StatusForbidden, "This form has expired",
+			"The sign-in form could not be verified (its security token is missing or does not match).",
+			"Go back to the application and start signing in again.")
+		return
+	}
+	req, ae := s.parseAuthRequest(r.PostForm.Get(web.FieldRequestID))
+	if ae != nil {
+		s.failAuth(w, r, req, ae)
+		return
+	}
+	setClient(w, req.client.cfg.ID)
+	if _, ok := r.PostForm[web.FieldDecision]; ok {
+		s.handleConsent(w, r, req)
+		return
+	}
+	s.handleLogin(w, r, req)
+}
+
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRequest) {
+	username := r.PostForm.Get(web.FieldUsername)
+	password := r.PostForm.Get(web.FieldPassword)
+	now := s.now()
+	ip := remoteIP(r)
+	if b, _ := s.loginByUser.blocked(username, now); b {
+		setOutcome(w, "locked")
+		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
+		return
+	}
+	if b, _ := s.loginByIP.blocked(ip, now); b {
+		setOutcome(w, "locked")
+		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
+		return
+	}
+	u := s.users[username]
+	ok := false
+	if u == nil {
+		s.dummyUser.Check(password)
+	} else {
+		ok = u.check.Check(password)
+	}
+	if !ok {
+		s.loginByUser.fail(username, now)
+		s.loginByIP.fail(ip, now)
+		setOutcome(w, "login_failed")
+		s.showLogin(w, r, req, http.StatusUnauthorized, username, "Wrong username or password.", false)
+		return
+	}
+	token, hash, err := issue.NewOpaque()
+	if err != nil {
+		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		return
+	}
+	sess := store.Session{ID: hash, Subject: username, AuthTime: now.Truncate(time.Second), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		return
+	}
+	http.SetCookie(w, s.cookie(s.sessionCookie, token, sessionTTL))
+	s.afterLogin(w, r, req, &sess, false)
+}
+
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, req *authRequest) {
+	sess := s.currentSession(r)
+	if sess == nil {
+		s.showLogin(w, r, req, http.StatusOK, "", "Your session has ended. Please sign in again.", false)
+		return
+	}
+	if r.PostForm.Get(web.FieldDecision) != web.DecisionAllow {
+		s.failAuth(w, r, req, redirectErr(oauth.AccessDenied("the user declined the request")))
+		return
+	}
+	c := store.Consent{Subject: sess.Subject, ClientID: req.client.cfg.ID, Scopes: req.grant.Scopes,
+		Audience: req.grant.Audience, GrantedAt: s.now()}
+	if old, err := s.store.GetConsent(r.Context(), sess.Subject, req.client.cfg.ID); err == nil {
+		// Consent accumulates: approving a narrower request keeps what was
+		// approved before.
+		c.Scopes = union(old.Scopes, c.Scopes)
+		c.Audience = union(old.Audience, c.Audience)
+	}
+	if err := s.store.PutConsent(r.Context(), c); err != nil {
+		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		return
+	}
+	s.afterLogin(w, r, req, sess, true)
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// issueCode stores a single-use code bound to everything the token
+// endpoint must check, and redirects back to the client.
+func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
+	code, hash, err := issue.NewOpaque()
+	if err != nil {
+		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		return
+	}
+	now := s.now()
+	method := ""
+	if req.challenge != "" {
+		method = "S256"
+	}
+	c := store.AuthCode{
+		Hash: hash, ClientID: req.client.cfg.ID, RedirectURI: req.redirectURI,
+		CodeChallenge: req.challenge, CodeChallengeMethod: method, Nonce: req.nonce,
+		Subject: sess.Subject, Scopes: req.grant.Scopes, Audience: req.grant.Audience,
+		AuthTime: sess.AuthTime, SessionID: sess.ID, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
+	}
+	if err := s.store.CreateCode(r.Context(), c); err != nil {
+		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		return
+	}
+	setOutcome(w, "code")
+	s.redirectWith(w, r, req, url.Values{"code": {code}})
+}
+
+// currentSession returns the signed-in session, or nil.
+func (s *Server) currentSession(r *http.Request) *store.Session {
+	c, err := r.Cookie(s.sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return nil
+	}
+	sess, err := s.store.GetSession(r.Context(), issue.HashOpaque(c.Value), s.now())
+	if err != nil {
+		return nil
+	}
+	if s.users[sess.Subject] == nil { // the user was removed from the configuration
+		return nil
+	}
+	return &sess
+}
+
+// sidOf is the public "sid" of a session: derived from the stored hash, so
+// it identifies the session without revealing the cookie.
+func sidOf(sessionID string) string {
+	if len(sessionID) > 32 {
+		return sessionID[:32]
+	}
+	return sessionID
+}
+
+func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
+		HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode}
+}
+
+// csrfToken returns the double-submit token for the forms, setting the
+// cookie when the browser has none yet. Stateless, so any instance behind a
+// load balancer can check it.
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(s.csrfCookie); err == nil && len(c.Value) == 43 {
+		return c.Value
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	v := base64.RawURLEncoding.EncodeToString(b[:])
+	http.SetCookie(w, s.cookie(s.csrfCookie, v, sessionTTL))
+	return v
+}
+
+func (s *Server) validCSRF(r *http.Request) bool {
+	c, err := r.Cookie(s.csrfCookie)
+	if err != nil || len(c.Value) != 43 {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get(web.FieldCSRFToken))) == 1
+}
+
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequest, status int, username, msg string, locked bool) {
+	s.pages.Login(w, status, web.LoginData{
+		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r), RequestID: req.raw,
+		ClientName: req.client.cfg.Name, ClientID: req.client.cfg.ID,
+		Username: username, Error: msg, Locked: locked,
+	})
+}
+
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
+	d := web.ConsentData{
+		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r), RequestID: req.raw,
+		ClientName: req.client.cfg.Name, ClientID: req.client.cfg.ID, Username: sess.Subject,
+		OfflineAccess: req.hasScope("offline_access"),
+	}
+	for _, sc := range req.grant.Scopes {
+		d.Scopes = append(d.Scopes, web.Item{ID: sc, Name: sc})
+	}
+	for _, a := range req.grant.Audience {
+		if a == req.client.cfg.ID {
+			continue
+		}
+		d.Audiences = append(d.Audiences, s.describeAudience(a))
+	}
+	setOutcome(w, "consent")
+	s.pages.Consent(w, d)
+}
+
+// describeAudience names an audience value for people: a client's name, or
+// an external audience's description.
+func (s *Server) describeAudience(id string) web.Item {
+	if c := s.clients[id]; c != nil && c.cfg.Name != "" {
+		return web.Item{ID: id, Name: c.cfg.Name}
+	}
+	for _, e := range s.cfg.ExternalAudiences {
+		if e.ID == id && e.Description != "" {
+			return web.Item{ID: id, Name: e.Description}
+		}
+	}
+	return web.Item{ID: id, Name: id}
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, status int, title, msg, hint string) {
+	s.pages.Error(w, status, web.ErrorData{Title: title, Message: msg, Hint: hint})
+}

@@ -1,0 +1,68 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gatehouse/gatehouse/internal/issue"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// handleRevoke is RFC 7009. The client authenticates as at the token
+// endpoint. A refresh token revokes its whole family (and so every access
+// token issued from it); an access token is revoked by its jti. A token
+// that is unknown, malformed or belongs to another client is answered
+// with 200 and left alone (§2.2), so the endpoint is no token oracle.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	p, oe := s.readForm(w, r, func(string) bool { return false })
+	if oe != nil {
+		s.writeError(w, r, oe)
+		return
+	}
+	c, oe := s.authenticateClient(w, r, p)
+	if oe != nil {
+		s.writeError(w, r, oe)
+		return
+	}
+	tok, ok := p.get("token")
+	if !ok {
+		s.writeError(w, r, errMissingToken)
+		return
+	}
+	hint, _ := p.get("token_type_hint")
+	ctx := r.Context()
+	now := s.now()
+	outcome := "ignored"
+	revokeRefresh := func() bool {
+		_, fam, err := s.store.GetRefresh(ctx, issue.HashOpaque(tok))
+		if err != nil || fam.ClientID != c.cfg.ID {
+			return false
+		}
+		if err := s.store.RevokeFamily(ctx, fam.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("revocation failed", "error", err)
+			return false
+		}
+		outcome = "refresh_revoked"
+		return true
+	}
+	revokeAccess := func() bool {
+		claims, ok := s.parseAccessToken(tok)
+		if !ok || claims.ClientID != c.cfg.ID {
+			return false
+		}
+		if err := s.store.RevokeAccess(ctx, claims.JTI, unix(claims.Expiry)); err != nil {
+			s.log.Error("revocation failed", "error", err)
+			return false
+		}
+		outcome = "access_revoked"
+		return true
+	}
+	if hint == "access_token" {
+		_ = revokeAccess() || revokeRefresh()
+	} else {
+		_ = revokeRefresh() || revokeAccess()
+	}
+	setOutcome(w, outcome)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+// handleUserInfo is OIDC Core §5.3: GET or POST with the user's access
+// token as a Bearer header (RFC 6750 §2.1). The token must be one of ours,
+// unrevoked, for a user, and carry the openid scope; the claims released
+// follow the token's scopes.
+func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	bearerErr := func(status int, code, desc string) {
+		v := `Bearer realm="` + s.issuer + `"`
+		if code != "" {
+			v += `, error="` + code + `", error_description="` + desc + `"`
+		}
+		if code == "insufficient_scope" {
+			v += `, scope="openid"`
+		}
+		w.Header().Set("WWW-Authenticate", v)
+		setOutcome(w, code)
+		body, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
+		if code == "" {
+			body = nil
+		}
+		writeJSON(w, status, body)
+	}
+	authz := r.Header.Values("Authorization")
+	if len(authz) == 0 {
+		bearerErr(http.StatusUnauthorized, "", "")
+		return
+	}
+	scheme, tok, ok := strings.Cut(authz[0], " ")
+	if len(authz) > 1 || !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+		bearerErr(http.StatusBadRequest, "invalid_request", "send exactly one Authorization: Bearer header")
+		return
+	}
+	claims, ok := s.parseAccessToken(tok)
+	if !ok || s.accessRevoked(r, claims) {
+		bearerErr(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
+		return
+	}
+	scopes := strings.Fields(claims.Scope)
+	if !slices.Contains(scopes, "openid") {
+		bearerErr(http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope")
+		return
+	}
+	u := s.users[claims.Subject]
+	if u == nil {
+		bearerErr(http.StatusUnauthorized, "invalid_token", "the token's subject is not a user")
+		return
+	}
+	out := u.claimsFor(scopes)
+	out["sub"] = claims.Subject
+	body, err := json.Marshal(out)
+	if err != nil {
+		s.writeError(w, r, oauth.ServerError(err))
+		return
+	}
+	setClient(w, claims.ClientID)
+	writeJSON(w, http.StatusOK, body)
+}
+
+// accessRevoked consults the store for user tokens. It fails closed: a
+// store error counts as revoked.
+func (s *Server) accessRevoked(r *http.Request, c *oauth.AccessClaims) bool {
+	revoked, err := s.store.AccessRevoked(r.Context(), c.JTI, s.now())
+	if err != nil {
+		s.log.Error("revocation lookup failed", "error", err)
+		return true
+	}
+	return revoked
+}
+
+// parseIDTokenHint accepts an ID token this server signed, even expired
+// (OIDC RP-Initiated Logout §2 allows that), and returns its claims.
+func (s *Server) parseIDTokenHint(tok string) (sub, clientID, sid string, ok bool) {
+	if len(tok) > 16<<10 {
+		return "", "", "", false
+	}
+	jws, err := jose.ParseSigned(tok, introspectAlgs)
+	if err != nil || len(jws.Signatures) != 1 {
+		return "", "", "", false
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders["typ"].(string); typ != "JWT" {
+		return "", "", "", false
+	}
+	pub, alg, found := s.keys.PublicKey(h.KeyID)
+	if !found || alg != h.Algorithm {
+		return "", "", "", false
+	}
+	payload, err := jws.Verify(pub)
+	if err != nil {
+		return "", "", "", false
+	}
+	var c struct {
+		Iss string         `json:"iss"`
+		Sub string         `json:"sub"`
+		Aud oauth.Audience `json:"aud"`
+		Sid string         `json:"sid"`
+		Exp int64          `json:"exp"`
+	}
+	if json.Unmarshal(payload, &c) != nil || c.Iss != s.issuer || len(c.Aud) != 1 {
+		return "", "", "", false
+	}
+	_ = time.Unix(c.Exp, 0) // expired hints are accepted on purpose
+	return c.Sub, c.Aud[0], c.Sid, true
+}

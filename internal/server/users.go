@@ -1,0 +1,71 @@
+package server
+
+import (
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/secret"
+)
+
+// user is a person who can sign in, with the password check prepared once.
+type user struct {
+	cfg   *config.User
+	check secret.Checker
+}
+
+// loadUsers prepares every user's password check. A plain development
+// password is hashed with argon2id here, so even in development the process
+// checks passwords the way production does (same cost, same timing).
+func loadUsers(cfg *config.Config) (map[string]*user, secret.Checker, error) {
+	users := make(map[string]*user, len(cfg.Users))
+	for i := range cfg.Users {
+		u := &cfg.Users[i]
+		stored := u.PasswordHash
+		if stored == "" {
+			h, err := secret.HashArgon2id(u.Password)
+			if err != nil {
+				return nil, nil, err
+			}
+			stored = h
+		}
+		chk, err := secret.ParseUncached(stored)
+		if err != nil {
+			return nil, nil, err
+		}
+		users[u.Username] = &user{cfg: u, check: chk}
+	}
+	// Unknown usernames are checked against this hash so that they cost the
+	// same as a wrong password and do not reveal which users exist.
+	h, err := secret.HashArgon2id("gatehouse-no-such-user")
+	if err != nil {
+		return nil, nil, err
+	}
+	dummy, err := secret.ParseUncached(h)
+	return users, dummy, err
+}
+
+// Scope-to-claim mapping of OIDC Core §5.4.
+var scopeClaims = map[string][]string{
+	"profile": {"name", "family_name", "given_name", "middle_name", "nickname", "preferred_username",
+		"profile", "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at"},
+	"email":   {"email", "email_verified"},
+	"address": {"address"},
+	"phone":   {"phone_number", "phone_number_verified"},
+}
+
+// claimsFor returns the user's claims released by scopes. preferred_username
+// defaults to the username under the profile scope.
+func (u *user) claimsFor(scopes []string) map[string]any {
+	out := map[string]any{}
+	for _, s := range scopes {
+		for _, name := range scopeClaims[s] {
+			if v, ok := u.cfg.Claims[name]; ok {
+				out[name] = v
+			}
+		}
+		if s == "profile" {
+			if _, ok := out["preferred_username"]; !ok {
+				out["preferred_username"] = u.cfg.Username
+			}
+		}
+	}
+	return out
+}
