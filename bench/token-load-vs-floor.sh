@@ -7,6 +7,8 @@
 #   bench/token-load-vs-floor.sh                      # ES256, c=32, 3 rounds × 15 s
 #   ALG=EdDSA CONC=64 DURATION=60 ROUNDS=1 bench/token-load-vs-floor.sh
 #   MODE=get bench/token-load-vs-floor.sh             # discovery GET rate instead
+#   MODE=get GET_PATH=/jwks.json bench/token-load-vs-floor.sh
+#   ACCESS_LOG=false bench/token-load-vs-floor.sh     # without the per-request log line
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIT=${KIT:-../shared/bench}
@@ -58,8 +60,8 @@ run() { # label pid url
   fi | grep '^RESULT'
 }
 if [[ $MODE == get ]]; then
-  GH_URL=http://127.0.0.1:$GH_PORT/.well-known/openid-configuration
-  FLOOR_URL=http://127.0.0.1:$FLOOR_PORT/.well-known/openid-configuration
+  GET_PATH=${GET_PATH:-/.well-known/openid-configuration}
+  GH_URL=http://127.0.0.1:$GH_PORT$GET_PATH FLOOR_URL=http://127.0.0.1:$FLOOR_PORT$GET_PATH
 else
   GH_URL=http://127.0.0.1:$GH_PORT/token FLOOR_URL=http://127.0.0.1:$FLOOR_PORT/token
 fi

@@ -535,7 +535,9 @@ func TestConcurrentRedemption(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = rt
-	wins = race(func() map[string]any { return refresh(t, e, "web-portal", "web-portal-secret-123", tok.RefreshToken, nil) })
+	wins = race(func() map[string]any {
+		return refresh(t, e, "web-portal", "web-portal-secret-123", tok.RefreshToken, nil)
+	})
 	if wins != 1 {
 		t.Fatalf("%d concurrent refreshes succeeded", wins)
 	}
