@@ -567,3 +567,10 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// Audience returns this API's id, the value every accepted token's aud
+// contains. httpauth uses it as the default RFC 6750 realm.
+func (v *Verifier) Audience() string { return v.cfg.Audience }
+
+// Issuer returns the issuer URL tokens must carry in iss.
+func (v *Verifier) Issuer() string { return v.cfg.Issuer }

@@ -1,0 +1,472 @@
+// Package proxy is a validating reverse proxy: it checks the bearer token
+// of every request with the httpauth middleware's rules (RFC 6750) and
+// forwards only accepted requests to one upstream, with the verified
+// identity in request headers. It lets an API written in any language rely
+// on Gatehouse's token checks (`gatehouse proxy`).
+//
+//	h, err := proxy.New(proxy.Config{
+//		Verifier: v, // a *verify.Verifier for the upstream API's audience
+//		Upstream: &url.URL{Scheme: "http", Host: "127.0.0.1:9000"},
+//		Scopes:   []string{"orders:read"},
+//		Realm:    "order-status-api",
+//		Logger:   slog.Default(),
+//	})
+//
+// Refused requests are answered by the proxy exactly as httpauth answers
+// them (401, 400 or 403 with a Bearer challenge) and never reach the
+// upstream. Accepted requests are forwarded through
+// httputil.ReverseProxy with a Rewrite function (not Director: headers
+// are set after hop-by-hop removal, so a client's Connection header cannot
+// remove them, golang/go#50580), streaming request and response bodies,
+// with:
+//
+//   - X-Gatehouse-Subject, X-Gatehouse-Client, X-Gatehouse-Scope and
+//     X-Gatehouse-Audience carrying the verified sub, client_id, scope
+//     and aud (absent when the claim is empty). Any header arriving from
+//     the client whose name starts with X-Gatehouse- in any case, or with
+//     '_' for '-' (X_Gatehouse_Subject, which CGI-style servers map to the
+//     same variable), is removed first, so the upstream can trust these;
+//   - X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto set by the
+//     proxy; values sent by the client are dropped, not appended to, and
+//     so is a client's Forwarded header (RFC 7239);
+//   - the Authorization header as the client sent it, unless
+//     Config.StripAuthorization: an upstream may verify the token again
+//     (defence in depth) or exchange it for calls of its own (RFC 8693).
+//     Strip it when the upstream should see only the X-Gatehouse-
+//     headers.
+//
+// The upstream must be reachable only through the proxy (bind it to
+// loopback or a private network): anyone who can reach it directly can
+// send X-Gatehouse- headers of their choosing.
+//
+// Every request gets one access log line (method, path, status, decision,
+// reason, client, subject, duration), never with the token, the query
+// string or other headers.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gatehouse/gatehouse/httpauth"
+	"github.com/gatehouse/gatehouse/verify"
+)
+
+// The headers the proxy adds to forwarded requests. Each is set only when
+// the claim is not empty; multiple values (scopes, audiences) are
+// space-separated as in the token.
+const (
+	// HeaderPrefix starts the name of every header the proxy sets; inbound
+	// headers with this prefix (case-insensitive, '_' matching '-') are
+	// removed.
+	HeaderPrefix = "X-Gatehouse-"
+	// HeaderSubject is the token's "sub" (RFC 9068 §2.2).
+	HeaderSubject = "X-Gatehouse-Subject"
+	// HeaderClient is the token's "client_id" (RFC 9068 §2.2).
+	HeaderClient = "X-Gatehouse-Client"
+	// HeaderScope is the token's "scope" (RFC 9068 §2.2.3).
+	HeaderScope = "X-Gatehouse-Scope"
+	// HeaderAudience is the token's "aud" (RFC 7519 §4.1.3); it contains
+	// the upstream's audience id.
+	HeaderAudience = "X-Gatehouse-Audience"
+)
+
+// DefaultUpstreamTimeout is the time the upstream has to send its
+// response headers when Config.UpstreamTimeout is zero.
+const DefaultUpstreamTimeout = 30 * time.Second
+
+// Config configures a proxy. Verifier and Upstream are required.
+type Config struct {
+	// Verifier checks the tokens; use a *verify.Verifier whose audience is
+	// the upstream API's id.
+	Verifier httpauth.Verifier
+	// Upstream is the API behind the proxy: an http or https URL with a
+	// host and optionally a base path, which request paths are appended
+	// to (httputil.ProxyRequest.SetURL).
+	Upstream *url.URL
+	// Scopes are required of every request's token (RFC 6750 §3.1
+	// insufficient_scope otherwise). Empty: any valid token.
+	Scopes []string
+	// Realm is the realm of the Bearer challenges (RFC 6750 §3); use the
+	// upstream's audience id. Empty: as httpauth.New decides.
+	Realm string
+	// Logger receives one access log line per request at level Info, and
+	// the reverse proxy's own errors at level Warn. Nil: no logging.
+	Logger *slog.Logger
+	// StripAuthorization removes the Authorization header from forwarded
+	// requests, so the upstream never sees the token.
+	StripAuthorization bool
+	// PreserveHost forwards the client's Host header instead of the
+	// upstream's host (the original is in X-Forwarded-Host either way).
+	PreserveHost bool
+	// UpstreamTimeout bounds the wait for the upstream's response headers
+	// (not the streaming of the body). Zero means DefaultUpstreamTimeout.
+	// Ignored when Transport is set.
+	UpstreamTimeout time.Duration
+	// Transport carries requests to the upstream. Default: a transport
+	// with connect, TLS and response-header timeouts, a connection pool
+	// sized for a busy proxy, and no HTTP_PROXY from the environment (the
+	// upstream is a neighbour, not somewhere on the internet).
+	Transport http.RoundTripper
+}
+
+// validate reports every problem of cfg at once.
+func (cfg *Config) validate() error {
+	var errs []error
+	if cfg.Verifier == nil {
+		errs = append(errs, errors.New("Verifier is required"))
+	}
+	switch u := cfg.Upstream; {
+	case u == nil:
+		errs = append(errs, errors.New("Upstream is required"))
+	case u.Scheme != "http" && u.Scheme != "https":
+		errs = append(errs, fmt.Errorf("Upstream %q: the scheme must be http or https", u.Redacted()))
+	case u.Host == "":
+		errs = append(errs, fmt.Errorf("Upstream %q has no host", u.Redacted()))
+	case u.User != nil:
+		errs = append(errs, fmt.Errorf("Upstream %q: credentials in the URL are not forwarded; remove them", u.Redacted()))
+	case u.Fragment != "" || u.RawFragment != "":
+		errs = append(errs, fmt.Errorf("Upstream %q: a fragment is meaningless here", u.Redacted()))
+	}
+	for _, s := range cfg.Scopes {
+		if !validScope(s) {
+			errs = append(errs, fmt.Errorf("Scopes: %q is not a scope-token (RFC 6749 §3.3: printable ASCII without spaces, '\"' or '\\')", s))
+		}
+	}
+	if cfg.UpstreamTimeout < 0 {
+		errs = append(errs, errors.New("UpstreamTimeout must not be negative"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	return nil
+}
+
+// validScope is the scope-token syntax of RFC 6749 §3.3.
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// handler is the proxy: authentication, then httputil.ReverseProxy.
+type handler struct {
+	auth      *httpauth.Middleware
+	scopes    []string
+	upstream  *url.URL
+	stripAuth bool
+	keepHost  bool
+	logger    *slog.Logger
+	rp        *httputil.ReverseProxy
+}
+
+// New returns the proxy handler for cfg, or an error listing every
+// problem in cfg. Serve it with an http.Server whose timeouts suit the
+// upstream (the gatehouse proxy command sets them).
+func New(cfg Config) (http.Handler, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	var opts []httpauth.Option
+	if cfg.Realm != "" {
+		opts = append(opts, httpauth.WithRealm(cfg.Realm))
+	}
+	u := *cfg.Upstream // a copy: the caller may reuse its URL
+	if u.Path != "" && !strings.HasPrefix(u.Path, "/") {
+		// url.URL.JoinPath on a host-only URL yields "api/v1"; as a
+		// request path it would be "api/v1/orders", which is not HTTP.
+		u.Path = "/" + u.Path
+		if u.RawPath != "" {
+			u.RawPath = "/" + u.RawPath
+		}
+	}
+	h := &handler{
+		auth:      httpauth.New(cfg.Verifier, opts...),
+		scopes:    append([]string(nil), cfg.Scopes...),
+		upstream:  &u,
+		stripAuth: cfg.StripAuthorization,
+		keepHost:  cfg.PreserveHost,
+		logger:    cfg.Logger,
+	}
+	transport := cfg.Transport
+	if transport == nil {
+		timeout := cfg.UpstreamTimeout
+		if timeout == 0 {
+			timeout = DefaultUpstreamTimeout
+		}
+		transport = newTransport(timeout)
+	}
+	errorLog := log.New(io.Discard, "", 0)
+	if cfg.Logger != nil {
+		errorLog = slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)
+	}
+	h.rp = &httputil.ReverseProxy{
+		Rewrite:      h.rewrite,
+		Transport:    transport,
+		ErrorHandler: h.upstreamError,
+		ErrorLog:     errorLog,
+		BufferPool:   &bufferPool{},
+	}
+	return h, nil
+}
+
+func newTransport(responseHeaderTimeout time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2: true,
+		// Go's default of 2 idle connections per host would make a busy
+		// proxy open and close upstream connections constantly.
+		MaxIdleConns:          512,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: responseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// ServeHTTP authenticates r and either refuses it or forwards it, then
+// writes the access log line.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	claims, aerr := h.auth.Authenticate(r, h.scopes...)
+	if aerr == nil {
+		aerr = forwardable(claims)
+	}
+	if aerr != nil {
+		h.auth.WriteError(w, aerr)
+		h.access(r, aerr.Status, "deny", aerr.Reason(), nil, start)
+		return
+	}
+	rec := &recorder{ResponseWriter: w}
+	defer func() {
+		// ReverseProxy aborts with a panic (http.ErrAbortHandler) when the
+		// upstream's body fails mid-stream; the request still gets its log
+		// line before the panic goes on to net/http.
+		if v := recover(); v != nil {
+			reason := "the upstream response was cut off"
+			if rec.reason != "" {
+				reason = rec.reason
+			}
+			h.access(r, rec.status(), "allow", reason, claims, start)
+			panic(v)
+		}
+	}()
+	h.rp.ServeHTTP(rec, r.WithContext(httpauth.NewContext(r.Context(), claims)))
+	h.access(r, rec.status(), "allow", rec.reason, claims, start)
+}
+
+// forwardable refuses claims that cannot travel in a header unchanged:
+// net/http would refuse a control character (a 502 with a misleading
+// cause), and the upstream would trim surrounding whitespace, turning
+// " admin" into "admin".
+func forwardable(c *verify.Claims) *httpauth.Error {
+	check := func(name, v string) *httpauth.Error {
+		bad := v != strings.TrimSpace(v)
+		for i := 0; i < len(v) && !bad; i++ {
+			bad = v[i] < 0x20 || v[i] == 0x7f
+		}
+		if !bad {
+			return nil
+		}
+		return &httpauth.Error{
+			Status:      http.StatusUnauthorized,
+			Code:        httpauth.CodeInvalidToken,
+			Description: "The token's " + name + " claim cannot be forwarded in an HTTP header",
+			Err:         errors.New("forward: the token's " + name + " has control characters or surrounding spaces"),
+		}
+	}
+	if e := check("sub", c.Subject); e != nil {
+		return e
+	}
+	if e := check("client_id", c.ClientID); e != nil {
+		return e
+	}
+	for _, s := range c.Scopes {
+		if e := check("scope", s); e != nil {
+			return e
+		}
+	}
+	for _, a := range c.Audience {
+		if e := check("aud", a); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// rewrite builds the upstream request. httputil.ReverseProxy has already
+// removed hop-by-hop headers (including any named in Connection) and the
+// client's X-Forwarded-* from pr.Out, so what is set here arrives as set.
+func (h *handler) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(h.upstream)
+	if h.keepHost {
+		pr.Out.Host = pr.In.Host
+	}
+	pr.SetXForwarded()
+	// ReverseProxy drops the client's X-Forwarded-*; the standard
+	// Forwarded header (RFC 7239) would contradict them, so it goes too.
+	pr.Out.Header.Del("Forwarded")
+	stripGatehouse(pr.Out.Header)
+	stripGatehouse(pr.Out.Trailer)
+	if h.stripAuth {
+		pr.Out.Header.Del("Authorization")
+	}
+	c, ok := httpauth.ClaimsFromContext(pr.In.Context())
+	if !ok {
+		// Unreachable: ServeHTTP forwards only with claims. Should it
+		// happen, the upstream gets no identity rather than a wrong one.
+		return
+	}
+	hdr := pr.Out.Header
+	set := func(name, v string) {
+		if v != "" {
+			hdr[name] = []string{v}
+		}
+	}
+	set(HeaderSubject, c.Subject)
+	set(HeaderClient, c.ClientID)
+	set(HeaderScope, strings.Join(c.Scopes, " "))
+	set(HeaderAudience, strings.Join(c.Audience, " "))
+}
+
+// stripGatehouse deletes every header that an upstream could take for one
+// of ours: the prefix compared case-insensitively, with '_' matching '-'
+// because CGI, PHP, WSGI and some nginx setups map both to the same
+// variable name.
+func stripGatehouse(h http.Header) {
+	for k := range h {
+		if isGatehouseHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+func isGatehouseHeader(k string) bool {
+	if len(k) < len(HeaderPrefix) {
+		return false
+	}
+	for i := 0; i < len(HeaderPrefix); i++ {
+		c, p := k[i], HeaderPrefix[i]
+		if c == '_' {
+			c = '-'
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if 'A' <= p && p <= 'Z' {
+			p += 'a' - 'A'
+		}
+		if c != p {
+			return false
+		}
+	}
+	return true
+}
+
+// upstreamError answers a request the upstream did not answer: 504 when it
+// timed out, 502 otherwise. The cause goes to the access log only; the
+// client learns that the upstream failed, not its address.
+func (h *handler) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	status, msg := http.StatusBadGateway, "gatehouse proxy: the upstream service is unavailable"
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		status, msg = http.StatusGatewayTimeout, "gatehouse proxy: the upstream service did not answer in time"
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody will read the answer.
+		msg = "gatehouse proxy: the request was cancelled"
+	}
+	if rec, ok := w.(*recorder); ok {
+		rec.reason = "upstream: " + err.Error()
+	}
+	http.Error(w, msg, status)
+}
+
+// access writes the request's log line.
+func (h *handler) access(r *http.Request, status int, decision, reason string, c *verify.Claims, start time.Time) {
+	if h.logger == nil {
+		return
+	}
+	var client, subject string
+	if c != nil {
+		client, subject = c.ClientID, c.Subject
+	}
+	h.logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.String("decision", decision),
+		slog.String("reason", reason),
+		slog.String("client", client),
+		slog.String("subject", subject),
+		slog.Duration("duration", time.Since(start)),
+	)
+}
+
+// bufferPool reuses ReverseProxy's body copy buffers, which it would
+// otherwise allocate (32 KiB) for every request.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.p.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
+
+// recorder notes the status ReverseProxy writes, for the access log, and
+// the upstream error, if any. Unwrap lets http.ResponseController reach
+// the connection's Flush and Hijack (streaming, protocol upgrades).
+type recorder struct {
+	http.ResponseWriter
+	code   int
+	reason string
+}
+
+func (r *recorder) WriteHeader(code int) {
+	// 1xx responses other than 101 are interim; the final status follows.
+	if r.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) {
+		r.code = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.code == 0 {
+		r.code = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) status() int {
+	if r.code == 0 {
+		return http.StatusOK
+	}
+	return r.code
+}
