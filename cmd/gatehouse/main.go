@@ -69,6 +69,7 @@ Configuration reference: README.md. Key encryption secret: GATEHOUSE_SECRET
 		newKeysCmd(getenv),
 		newTokenCmd(),
 		newProxyCmd(),
+		newMigrateCmd(),
 		newHashCmd(),
 		newVersionCmd(),
 	)

@@ -16,12 +16,13 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/postgres"
 	"github.com/gatehouse/gatehouse/store/sqlite"
 )
 
 func newServeCmd(getenv env) *cobra.Command {
 	var cfgPath, logFormat, logLevel string
-	var accessLog bool
+	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
 		Short: "Run the authorization server",
@@ -40,13 +41,15 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, getenv, logger, accessLog, nil)
+			return serve(cmd.Context(), cfg, getenv, logger, o, nil)
 		},
 	}
 	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	cmd.Flags().BoolVar(&accessLog, "access-log", true, "log one line per request (never tokens or secrets)")
+	cmd.Flags().BoolVar(&o.accessLog, "access-log", true, "log one line per request (never tokens or secrets)")
+	cmd.Flags().StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of the main listener")
+	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -72,7 +75,7 @@ func openStore(ctx context.Context, url string) (store.Store, error) {
 	case strings.HasPrefix(url, "sqlite:"):
 		return sqlite.Open(ctx, strings.TrimPrefix(url, "sqlite:"))
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		return nil, errors.New("storage: PostgreSQL is not available in this build yet; use sqlite:PATH")
+		return postgres.Open(ctx, url)
 	}
 	return nil, fmt.Errorf("storage: %q is neither sqlite:PATH nor a postgres:// URL", url)
 }
@@ -91,9 +94,16 @@ func keyOptions(cfg *config.Config, getenv env, logger *slog.Logger) keys.Option
 	}
 }
 
+// serveOptions are serve's command-line settings.
+type serveOptions struct {
+	accessLog     bool
+	metricsListen string
+	gcInterval    time.Duration
+}
+
 // serve runs until ctx is cancelled. ready, when not nil, receives the
 // bound address once the server accepts connections (used by tests).
-func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Logger, accessLog bool, ready chan<- string) error {
+func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Logger, o serveOptions, ready chan<- string) error {
 	st, err := openStore(ctx, cfg.Storage)
 	if err != nil {
 		return err
@@ -103,7 +113,8 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st, Logger: logger, AccessLog: accessLog})
+	srv, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st, Logger: logger,
+		AccessLog: o.accessLog, MetricsOnMainListener: o.metricsListen == ""})
 	if err != nil {
 		return err
 	}
@@ -123,6 +134,16 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	ringCtx, stopRing := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRing()
 	go ring.Run(ringCtx)
+	go collectGarbage(ringCtx, st, o.gcInterval, logger)
+	if o.metricsListen != "" {
+		ms := &http.Server{Addr: o.metricsListen, Handler: srv.Metrics(), ReadHeaderTimeout: 5 * time.Second}
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				logger.Error("metrics listener", "error", err)
+			}
+		}()
+		defer ms.Close()
+	}
 
 	if cfg.HasPlainSecrets() {
 		logger.Warn("the configuration holds plain-text client secrets or passwords: fine for development, use password_hash / hashed secrets in production")
@@ -149,6 +170,29 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// collectGarbage deletes expired state every interval. Every instance may
+// run it: deletions are idempotent and done in small batches.
+func collectGarbage(ctx context.Context, st store.Store, every time.Duration, logger *slog.Logger) {
+	if every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := st.DeleteExpired(ctx, time.Now())
+			if err != nil {
+				logger.Error("garbage collection failed", "error", err)
+			} else if n > 0 {
+				logger.Info("garbage collection", "deleted", n)
+			}
+		}
+	}
 }
 
 // redactURL hides a password in a storage URL before it is logged.

@@ -48,7 +48,7 @@ func runServer(t *testing.T, cfg *config.Config, getenv env, logs io.Writer) (st
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	logger := slog.New(slog.NewTextHandler(logs, nil))
-	go func() { done <- serve(ctx, cfg, getenv, logger, true, ready) }()
+	go func() { done <- serve(ctx, cfg, getenv, logger, serveOptions{accessLog: true}, ready) }()
 	select {
 	case addr := <-ready:
 		return "http://" + addr, func() {

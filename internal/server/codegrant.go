@@ -105,7 +105,9 @@ func (s *Server) authorizationCodeGrant(w http.ResponseWriter, r *http.Request, 
 		}
 		return
 	}
-	setOutcome(w, g.Audience.String())
+	aud := g.Audience.String()
+	setOutcome(w, aud)
+	s.metrics.issued.WithLabelValues(id, oauth.GrantAuthorizationCode, aud).Inc()
 	s.writeUserTokens(w, out)
 }
 
@@ -188,7 +190,9 @@ func (s *Server) refreshTokenGrant(w http.ResponseWriter, r *http.Request, c *cl
 		}
 		out.idToken = idt
 	}
-	setOutcome(w, g.Audience.String())
+	aud := g.Audience.String()
+	setOutcome(w, aud)
+	s.metrics.issued.WithLabelValues(id, oauth.GrantRefreshToken, aud).Inc()
 	s.writeUserTokens(w, out)
 }
 

@@ -50,5 +50,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body, _ := json.Marshal(oe)
 	setOutcome(w, oe.Code)
+	s.metrics.rejected.WithLabelValues(r.URL.Path, oe.Code).Inc()
 	writeJSON(w, status, body)
 }

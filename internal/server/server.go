@@ -41,6 +41,9 @@ type Options struct {
 	Now func() time.Time
 	// AccessLog enables one log line per request (default on in serve).
 	AccessLog bool
+	// MetricsOnMainListener serves /metrics next to the protocol
+	// endpoints; otherwise the caller serves Server.Metrics() elsewhere.
+	MetricsOnMainListener bool
 }
 
 // Limits on what a request may cost. Token and introspection requests are a
@@ -62,9 +65,10 @@ type Server struct {
 	clients map[string]*clientEntry
 	// dummy is checked for unknown client ids so that a miss costs the same
 	// as a wrong secret and does not reveal which ids exist.
-	dummy     secret.Checker
-	failures  *failureLimiter
-	accessLog bool
+	dummy        secret.Checker
+	failures     *failureLimiter
+	accessLog    bool
+	serveMetrics bool
 
 	pages       *web.Pages
 	users       map[string]*user
@@ -75,6 +79,8 @@ type Server struct {
 	// which browsers accept only when Secure, host-only and Path=/.
 	sessionCookie, csrfCookie string
 	secureCookies             bool
+
+	metrics *metrics
 
 	discovery []byte
 	asMeta    []byte
@@ -99,17 +105,20 @@ func New(o Options) (*Server, error) {
 	}
 	cfg := o.Config
 	s := &Server{
-		cfg:       cfg,
-		issuer:    strings.TrimSuffix(cfg.Issuer, "/"),
-		keys:      o.Keys,
-		store:     o.Store,
-		log:       o.Logger,
-		now:       o.Now,
-		model:     policy.New(cfg),
-		clients:   make(map[string]*clientEntry, len(cfg.Clients)),
-		failures:  newFailureLimiter(6*time.Second, 10, 10000),
-		accessLog: o.AccessLog,
+		cfg:          cfg,
+		issuer:       strings.TrimSuffix(cfg.Issuer, "/"),
+		keys:         o.Keys,
+		store:        o.Store,
+		log:          o.Logger,
+		now:          o.Now,
+		model:        policy.New(cfg),
+		clients:      make(map[string]*clientEntry, len(cfg.Clients)),
+		failures:     newFailureLimiter(6*time.Second, 10, 10000),
+		accessLog:    o.AccessLog,
+		metrics:      newMetrics(),
+		serveMetrics: o.MetricsOnMainListener,
 	}
+	s.store = &countedStore{Store: o.Store, errs: s.metrics.storeErrs}
 	s.minter = issue.New(s.issuer, cfg.AccessTokenTTL, o.Keys, o.Now)
 	// A person gets 5 tries, then one per minute; an address 20, then one
 	// every 3 seconds, so one address cannot lock out many users quickly.
@@ -155,18 +164,22 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/.well-known/openid-configuration", s.static(s.discovery, "public, max-age=3600"))
-	mux.HandleFunc("/.well-known/oauth-authorization-server", s.static(s.asMeta, "public, max-age=3600"))
-	mux.HandleFunc(pathJWKS, s.handleJWKS)
-	mux.HandleFunc(pathToken, s.handleToken)
-	mux.HandleFunc(pathIntrospect, s.handleIntrospect)
-	mux.HandleFunc(pathAuthorize, s.handleAuthorize)
-	mux.HandleFunc(pathUserInfo, s.handleUserInfo)
-	mux.HandleFunc(pathRevoke, s.handleRevoke)
-	mux.HandleFunc(pathLogout, s.handleLogout)
+	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.metrics.instrument(pattern, h)) }
+	route("/.well-known/openid-configuration", s.static(s.discovery, "public, max-age=3600"))
+	route("/.well-known/oauth-authorization-server", s.static(s.asMeta, "public, max-age=3600"))
+	route(pathJWKS, s.handleJWKS)
+	route(pathToken, s.handleToken)
+	route(pathIntrospect, s.handleIntrospect)
+	route(pathAuthorize, s.handleAuthorize)
+	route(pathUserInfo, s.handleUserInfo)
+	route(pathRevoke, s.handleRevoke)
+	route(pathLogout, s.handleLogout)
 	mux.Handle(web.StaticPrefix, s.pages.StaticHandler())
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/readyz", s.handleReady)
+	if s.serveMetrics {
+		mux.Handle("/metrics", s.metrics.handler())
+	}
 	mux.HandleFunc("/", s.handleNotFound)
 	if s.accessLog {
 		return s.logRequests(mux)

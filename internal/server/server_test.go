@@ -118,7 +118,7 @@ func start(t *testing.T, extra ...func(*config.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Config: cfg, Keys: e.ring, Store: st, AccessLog: true})
+	s, err := server.New(server.Options{Config: cfg, Keys: e.ring, Store: st, AccessLog: true, MetricsOnMainListener: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,6 +456,32 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	for _, k := range set.Keys {
 		if !k.IsPublic() || k.Algorithm != "ES256" || k.Use != "sig" {
 			t.Errorf("key %+v", k)
+		}
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	e := start(t)
+	ctx := context.Background()
+	if _, err := ccConfig(e, "order-sync-job", "sync-job-secret-change-me", url.Values{"resource": {"order-status-api"}}, oauth2.AuthStyleInHeader).Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = ccConfig(e, "order-sync-job", "sync-job-secret-change-me", url.Values{"resource": {"hr-api"}}, oauth2.AuthStyleInHeader).Token(ctx)
+	resp, err := http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`gatehouse_tokens_issued_total{audience="order-status-api",client="order-sync-job",grant="client_credentials"} 1`,
+		`gatehouse_rejections_total{endpoint="/token",reason="invalid_target"} 1`,
+		`gatehouse_http_request_duration_seconds_count{route="/token",status="2xx"} 1`,
+		`gatehouse_http_request_duration_seconds_count{route="/token",status="4xx"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
 		}
 	}
 }

@@ -99,7 +99,9 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 		s.writeError(w, r, oauth.ServerError(err))
 		return
 	}
-	setOutcome(w, g.Audience.String())
+	aud := g.Audience.String()
+	setOutcome(w, aud)
+	s.metrics.issued.WithLabelValues(id, oauth.GrantClientCredentials, aud).Inc()
 	s.writeTokenResponse(w, m, g.Scope)
 }
 

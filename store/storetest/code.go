@@ -321,6 +321,18 @@ func testCodeRedeemAtomic(t *testing.T, s store.Store) {
 	if _, err := s.RedeemCode(ctx, code.Hash, issuedWithFamily("jti-atomic", "family-taken", "refresh-new"), now); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("RedeemCode with a taken family ID = %v, want ErrConflict", err)
 	}
+	// So do a taken refresh hash and a taken jti, each written after the
+	// family in the same transaction: the rollback must take the family
+	// (and the token) with it.
+	if _, err := s.RedeemCode(ctx, code.Hash, issuedWithFamily("jti-atomic", "family-new", "refresh-taken"), now); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("RedeemCode with a taken refresh hash = %v, want ErrConflict", err)
+	}
+	if err := s.RecordAccess(ctx, store.AccessRecord{JTI: "jti-taken", ExpiresAt: t0.Add(time.Hour)}); err != nil {
+		t.Fatalf("RecordAccess(jti-taken): %v", err)
+	}
+	if _, err := s.RedeemCode(ctx, code.Hash, issuedWithFamily("jti-taken", "family-new", "refresh-new"), now); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("RedeemCode with a taken jti = %v, want ErrConflict", err)
+	}
 	// Inconsistent input is refused before anything happens.
 	bad := issuedWithFamily("jti-atomic", "family-new", "refresh-new")
 	bad.Refresh = nil

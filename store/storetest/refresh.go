@@ -182,6 +182,17 @@ func testRefreshRotateArgs(t *testing.T, s store.Store) {
 	if got, _, err := s.GetRefresh(ctx, "refresh-args2"); err != nil || !got.RotatedAt.IsZero() {
 		t.Errorf("token after a conflicting rotation: RotatedAt %v, err %v; want unrotated", got.RotatedAt, err)
 	}
+	// So does a jti already recorded, although it is written after the
+	// successor: the successor must not be left behind.
+	if _, err := s.RotateRefresh(ctx, "refresh-args2", nextToken("refresh-args2-next", t0), accessFor("jti-args", t0), t0); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("RotateRefresh with a taken jti = %v, want ErrConflict", err)
+	}
+	if got, _, err := s.GetRefresh(ctx, "refresh-args2"); err != nil || !got.RotatedAt.IsZero() {
+		t.Errorf("token after a rotation with a taken jti: RotatedAt %v, err %v; want unrotated", got.RotatedAt, err)
+	}
+	if _, _, err := s.GetRefresh(ctx, "refresh-args2-next"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetRefresh of the successor of a rotation with a taken jti = %v, want ErrNotFound", err)
+	}
 }
 
 func testRefreshReuse(t *testing.T, s store.Store) {

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the Prometheus series of one server. Label values come from
+// the configuration (client ids, audiences, routes) or from the fixed set
+// of RFC error codes, so cardinality is bounded by the configuration.
+type metrics struct {
+	reg       *prometheus.Registry
+	issued    *prometheus.CounterVec
+	rejected  *prometheus.CounterVec
+	latency   *prometheus.HistogramVec
+	storeErrs *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokens_issued_total",
+			Help: "Access tokens issued, by client, grant type and audience (space-joined aud).",
+		}, []string{"client", "grant", "audience"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_rejections_total",
+			Help: "Requests answered with an OAuth error, by endpoint and error code.",
+		}, []string{"endpoint", "reason"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_http_request_duration_seconds",
+			Help:    "Time to answer a request, by route and status class.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"route", "status"}),
+		storeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_store_errors_total",
+			Help: "Store operations that failed for a reason other than not-found, expired, conflict or reuse.",
+		}, []string{"op"}),
+	}
+	m.reg.MustRegister(m.issued, m.rejected, m.latency, m.storeErrs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+var statusClasses = [...]string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"}
+
+// instrument records the latency of one route. The status is read from
+// the logWriter when the access log is on, else from a small recorder.
+func (m *metrics) instrument(route string, h http.Handler) http.Handler {
+	observers := map[string]prometheus.Observer{}
+	for _, c := range statusClasses {
+		observers[c] = m.latency.WithLabelValues(route, c)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw, ok := w.(*logWriter)
+		if !ok {
+			sw = &logWriter{ResponseWriter: w}
+		}
+		h.ServeHTTP(sw, r)
+		st := sw.status
+		if st == 0 {
+			st = http.StatusOK
+		}
+		cls := "5xx"
+		if i := st / 100; i >= 1 && i <= 5 {
+			cls = statusClasses[i]
+		}
+		observers[cls].Observe(time.Since(start).Seconds())
+	})
+}
+
+// Metrics returns the handler for /metrics, for serving on another
+// listener than the protocol endpoints.
+func (s *Server) Metrics() http.Handler { return s.metrics.handler() }

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// countedStore counts store failures per operation. The sentinels of the
+// store contract are outcomes, not failures, and are not counted.
+type countedStore struct {
+	store.Store
+	errs *prometheus.CounterVec
+}
+
+func (c *countedStore) count(op string, err error) error {
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExpired) &&
+		!errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrReused) &&
+		!errors.Is(err, store.ErrRevoked) && !errors.Is(err, store.ErrCodeUsed) {
+		c.errs.WithLabelValues(op).Inc()
+	}
+	return err
+}
+
+func (c *countedStore) Ping(ctx context.Context) error { return c.count("ping", c.Store.Ping(ctx)) }
+
+func (c *countedStore) CreateCode(ctx context.Context, a store.AuthCode) error {
+	return c.count("create_code", c.Store.CreateCode(ctx, a))
+}
+
+func (c *countedStore) GetCode(ctx context.Context, hash string) (store.AuthCode, error) {
+	a, err := c.Store.GetCode(ctx, hash)
+	return a, c.count("get_code", err)
+}
+
+func (c *countedStore) RedeemCode(ctx context.Context, hash string, iss store.Issued, now time.Time) (store.AuthCode, error) {
+	a, err := c.Store.RedeemCode(ctx, hash, iss, now)
+	return a, c.count("redeem_code", err)
+}
+
+func (c *countedStore) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+	t, f, err := c.Store.GetRefresh(ctx, hash)
+	return t, f, c.count("get_refresh", err)
+}
+
+func (c *countedStore) RotateRefresh(ctx context.Context, old string, next store.RefreshToken, a store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
+	f, err := c.Store.RotateRefresh(ctx, old, next, a, now)
+	return f, c.count("rotate_refresh", err)
+}
+
+func (c *countedStore) RevokeFamily(ctx context.Context, id string, now time.Time) error {
+	return c.count("revoke_family", c.Store.RevokeFamily(ctx, id, now))
+}
+
+func (c *countedStore) RevokeFamiliesBySession(ctx context.Context, sid string, now time.Time) (int, error) {
+	n, err := c.Store.RevokeFamiliesBySession(ctx, sid, now)
+	return n, c.count("revoke_session_families", err)
+}
+
+func (c *countedStore) RevokeAccess(ctx context.Context, jti string, exp time.Time) error {
+	return c.count("revoke_access", c.Store.RevokeAccess(ctx, jti, exp))
+}
+
+func (c *countedStore) AccessRevoked(ctx context.Context, jti string, now time.Time) (bool, error) {
+	b, err := c.Store.AccessRevoked(ctx, jti, now)
+	return b, c.count("access_revoked", err)
+}
+
+func (c *countedStore) CreateSession(ctx context.Context, s store.Session) error {
+	return c.count("create_session", c.Store.CreateSession(ctx, s))
+}
+
+func (c *countedStore) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
+	s, err := c.Store.GetSession(ctx, id, now)
+	return s, c.count("get_session", err)
+}
+
+func (c *countedStore) DeleteSession(ctx context.Context, id string) error {
+	return c.count("delete_session", c.Store.DeleteSession(ctx, id))
+}
+
+func (c *countedStore) PutConsent(ctx context.Context, x store.Consent) error {
+	return c.count("put_consent", c.Store.PutConsent(ctx, x))
+}
+
+func (c *countedStore) GetConsent(ctx context.Context, sub, client string) (store.Consent, error) {
+	x, err := c.Store.GetConsent(ctx, sub, client)
+	return x, c.count("get_consent", err)
+}
+
+func (c *countedStore) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	n, err := c.Store.DeleteExpired(ctx, now)
+	return n, c.count("delete_expired", err)
+}

@@ -1,0 +1,162 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Authorization codes (store.CodeStore).
+
+const codeColumns = `hash, client_id, redirect_uri, code_challenge, code_challenge_method,
+	nonce, subject, scopes, audience, auth_time, session_id, created_at, expires_at,
+	used_at, issued_family_id, issued_access_jti, issued_access_exp`
+
+func scanCode(row pgx.Row) (store.AuthCode, error) {
+	var (
+		c                                store.AuthCode
+		authTime, created, expires, used pgtype.Timestamptz
+		issuedExp                        pgtype.Timestamptz
+	)
+	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.CodeChallengeMethod,
+		&c.Nonce, &c.Subject, &c.Scopes, &c.Audience, &authTime, &c.SessionID, &created, &expires,
+		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp); err != nil {
+		return store.AuthCode{}, err
+	}
+	c.Scopes, c.Audience = fromList(c.Scopes), fromList(c.Audience)
+	c.AuthTime = fromTS(authTime)
+	c.CreatedAt = fromTS(created)
+	c.ExpiresAt = fromTS(expires)
+	c.UsedAt = fromTS(used)
+	c.Issued.AccessExpiresAt = fromTS(issuedExp)
+	return c, nil
+}
+
+// CreateCode stores a new, unused authorization code.
+func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
+	r := required{op: "create code"}
+	r.str("Hash", c.Hash)
+	r.time("ExpiresAt", c.ExpiresAt)
+	r.check(c.UsedAt.IsZero(), "UsedAt is set on a new code")
+	r.check(c.Issued.FamilyID == "" && c.Issued.AccessJTI == "" && c.Issued.AccessExpiresAt.IsZero() &&
+		c.Issued.Family == nil && c.Issued.Refresh == nil, "Issued is set on a new code")
+	if err := r.err(); err != nil {
+		return err
+	}
+	// One statement is one transaction.
+	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
+		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
+		session_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		c.Hash, c.ClientID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
+		c.Subject, list(c.Scopes), list(c.Audience), ts(c.AuthTime),
+		c.SessionID, ts(c.CreatedAt), ts(c.ExpiresAt))
+	if err != nil {
+		return insertErr("create code", "code", err)
+	}
+	return nil
+}
+
+// GetCode returns the code whatever its state.
+func (s *Store) GetCode(ctx context.Context, hash string) (store.AuthCode, error) {
+	c, err := scanCode(s.pool.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1`, hash))
+	if err != nil {
+		return store.AuthCode{}, notFound("get code", err)
+	}
+	return c, nil
+}
+
+// RedeemCode marks the code used and records, and creates, what it issued.
+func (s *Store) RedeemCode(ctx context.Context, hash string, issued store.Issued, now time.Time) (store.AuthCode, error) {
+	const op = "redeem code"
+	r := required{op: op}
+	r.str("hash", hash)
+	r.time("now", now)
+	r.str("Issued.AccessJTI", issued.AccessJTI)
+	r.time("Issued.AccessExpiresAt", issued.AccessExpiresAt)
+	var (
+		fam   store.RefreshFamily
+		first store.RefreshToken
+	)
+	switch {
+	case issued.Family != nil && issued.Refresh != nil:
+		fam, first = *issued.Family, *issued.Refresh
+		checkFamily(&r, fam, &first)
+		fillFamilyID(&r, "Issued.FamilyID", &issued.FamilyID, fam.ID)
+	case issued.Family != nil || issued.Refresh != nil:
+		r.check(false, "Issued.Family and Issued.Refresh must be set together")
+	default:
+		r.check(issued.FamilyID == "", "Issued.FamilyID is set but Issued.Family is nil")
+	}
+	if err := r.err(); err != nil {
+		return store.AuthCode{}, err
+	}
+
+	var (
+		code store.AuthCode
+		used bool // a replay: return the stored code with ErrCodeUsed
+	)
+	err := s.inTx(ctx, op, func(tx pgx.Tx) (bool, error) {
+		used = false // inTx may run this again
+		// FOR NO KEY UPDATE holds the code's row until the transaction
+		// ends: a concurrent redemption, on this instance or another,
+		// waits here and then reads the committed winner, used_at set.
+		var err error
+		code, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR NO KEY UPDATE`, hash))
+		switch {
+		case err != nil:
+			return false, notFound(op, err)
+		case !code.UsedAt.IsZero():
+			// Checked before expiry: a replay must be reported (so what it
+			// issued can be revoked) however late it comes.
+			used = true
+			return false, store.ErrCodeUsed
+		case !now.Before(code.ExpiresAt):
+			return false, store.ErrExpired
+		}
+		// Everything else in one round trip. A taken family ID, refresh
+		// hash or jti fails its insert, and the rollback leaves the code
+		// unused.
+		b := &pgx.Batch{}
+		var what []string
+		if issued.Family != nil {
+			queueFamily(b, fam, first)
+			what = append(what, fmt.Sprintf("refresh family %q", fam.ID), "refresh token")
+		}
+		queueAccess(b, store.AccessRecord{JTI: issued.AccessJTI, FamilyID: issued.FamilyID, ExpiresAt: issued.AccessExpiresAt})
+		what = append(what, fmt.Sprintf("access token jti %q", issued.AccessJTI))
+		// used_at IS NULL again, although the row lock already excludes a
+		// concurrent redemption: it keeps the update safe on its own.
+		b.Queue(`UPDATE auth_codes SET used_at = $1, issued_family_id = $2,
+			issued_access_jti = $3, issued_access_exp = $4 WHERE hash = $5 AND used_at IS NULL`,
+			ts(now), issued.FamilyID, issued.AccessJTI, ts(issued.AccessExpiresAt), hash)
+		what = append(what, "code")
+		tags, err := execBatch(ctx, tx, b, func(i int, err error) error {
+			return insertErr(op, what[i], err)
+		})
+		if err != nil {
+			return false, err
+		}
+		if n := tags[len(tags)-1].RowsAffected(); n != 1 {
+			return false, fmt.Errorf("postgres: %s: code changed under the row lock (%d rows updated)", op, n)
+		}
+		return true, nil
+	})
+	if used {
+		return code, err
+	}
+	if err != nil {
+		return store.AuthCode{}, err
+	}
+	code.UsedAt = stored(now)
+	code.Issued = store.Issued{
+		FamilyID:        issued.FamilyID,
+		AccessJTI:       issued.AccessJTI,
+		AccessExpiresAt: stored(issued.AccessExpiresAt),
+	}
+	return code, nil
+}

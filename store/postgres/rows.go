@@ -1,0 +1,214 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Helpers shared by the aggregates.
+
+// SQLSTATE codes the store acts on.
+const (
+	uniqueViolation      = "23505"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+)
+
+// txAttempts bounds how often inTx runs a transaction that PostgreSQL
+// aborted to break a deadlock. Rows are always locked in the same order
+// (token, then family), so a deadlock needs an unusual interleaving, with
+// DeleteExpired's cascade for instance; a retry then succeeds.
+const txAttempts = 3
+
+// inTx runs fn in one transaction. fn says whether to commit: it commits
+// on success, and also when the error it returns must stand together with
+// a committed change (RotateRefresh's ErrReused). Otherwise the
+// transaction is rolled back and fn's error returned unchanged, so
+// sentinels stay matchable with errors.Is. A transaction the server
+// aborted as a deadlock victim or serialisation failure changed nothing,
+// so it is run again.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) (commit bool, err error)) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tryTx(ctx, op, fn)
+		if attempt < txAttempts && ctx.Err() == nil {
+			if c := sqlState(err); c == deadlockDetected || c == serializationFailure {
+				continue
+			}
+		}
+		return err
+	}
+}
+
+func (s *Store) tryTx(ctx context.Context, op string, fn func(tx pgx.Tx) (bool, error)) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: begin: %w", op, err)
+	}
+	commit, ferr := fn(tx)
+	if !commit {
+		// If ctx has ended, pgx closes the connection instead, which
+		// ends the transaction on the server just the same.
+		_ = tx.Rollback(ctx)
+		return ferr
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: %s: commit: %w", op, err)
+	}
+	return ferr
+}
+
+// execBatch sends b in one round trip and reads its results in order,
+// returning each statement's command tag. On the first failure it returns
+// wrap(i, err) for the i-th queued statement; the server skips the rest,
+// and the caller rolls back.
+func execBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch, wrap func(i int, err error) error) ([]pgconn.CommandTag, error) {
+	br := tx.SendBatch(ctx, b)
+	tags := make([]pgconn.CommandTag, 0, b.Len())
+	for i := range b.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return nil, wrap(i, err)
+		}
+		tags = append(tags, tag)
+	}
+	if err := br.Close(); err != nil {
+		return nil, wrap(b.Len()-1, err)
+	}
+	return tags, nil
+}
+
+// sqlState is err's SQLSTATE, or "" when err is not a server error.
+func sqlState(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// insertErr wraps an insert's error for op, turning a taken key (a unique
+// violation) into ErrConflict; what names the row ("refresh token",
+// "access token jti %q", …).
+func insertErr(op, what string, err error) error {
+	if sqlState(err) == uniqueViolation {
+		return fmt.Errorf("postgres: %s: %s already exists: %w", op, what, store.ErrConflict)
+	}
+	return fmt.Errorf("postgres: %s: %s: %w", op, what, err)
+}
+
+// notFound turns pgx.ErrNoRows into store.ErrNotFound and wraps anything
+// else for op.
+func notFound(op string, err error) error {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("postgres: %s: %w", op, err)
+}
+
+// ts converts t for a timestamptz column: UTC, truncated to the
+// millisecond, the zero time as NULL. Truncated rather than rounded, and
+// to the millisecond although PostgreSQL keeps microseconds, so a stored
+// expiry is exactly what store/sqlite stores: a time a caller truncates
+// to the millisecond is then already "at or after" it, on either backend.
+func ts(t time.Time) pgtype.Timestamptz {
+	if t.IsZero() {
+		return pgtype.Timestamptz{}
+	}
+	return pgtype.Timestamptz{Time: t.Truncate(time.Millisecond).UTC(), Valid: true}
+}
+
+// fromTS reads a timestamptz column; pgx returns local time, the contract
+// wants UTC.
+func fromTS(v pgtype.Timestamptz) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return v.Time.UTC()
+}
+
+// stored is t as it reads back from the database, so a value a method
+// returns equals what a later Get returns.
+func stored(t time.Time) time.Time {
+	return fromTS(ts(t))
+}
+
+// list makes a nil list an empty array: pgx would send nil as NULL, which
+// the NOT NULL columns refuse, and nil and empty must read back alike.
+func list(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// fromList reads a list written by list; empty reads back as nil, as the
+// store contract says.
+func fromList(l []string) []string {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+// nullString stores "" as NULL, for columns where NULL means "none".
+func nullString(s string) pgtype.Text {
+	return pgtype.Text{String: s, Valid: s != ""}
+}
+
+// required checks the arguments the contract calls required, so a caller's
+// mistake is an error that names the field rather than a constraint
+// failure (or, for times, a row that never expires).
+type required struct {
+	op   string
+	errs []string
+}
+
+func (r *required) str(name, v string) {
+	if v == "" {
+		r.errs = append(r.errs, name+" is empty")
+	}
+}
+
+func (r *required) time(name string, v time.Time) {
+	if v.IsZero() {
+		r.errs = append(r.errs, name+" is the zero time")
+	}
+}
+
+func (r *required) check(ok bool, msg string) {
+	if !ok {
+		r.errs = append(r.errs, msg)
+	}
+}
+
+func (r *required) err() error {
+	if len(r.errs) == 0 {
+		return nil
+	}
+	msg := r.errs[0]
+	for _, e := range r.errs[1:] {
+		msg += "; " + e
+	}
+	return fmt.Errorf("postgres: %s: %s", r.op, msg)
+}
+
+// fillFamilyID applies the contract's rule for FamilyID fields the store
+// can infer: empty is filled in, anything else must agree.
+func fillFamilyID(r *required, name string, field *string, familyID string) {
+	switch *field {
+	case "":
+		*field = familyID
+	case familyID:
+	default:
+		r.errs = append(r.errs, fmt.Sprintf("%s is %q, want %q (or empty)", name, *field, familyID))
+	}
+}

@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Browser sessions (store.SessionStore) and consents (store.ConsentStore).
+// Every method is one statement, so one transaction.
+
+// CreateSession stores a new session.
+func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+	const op = "create session"
+	r := required{op: op}
+	r.str("ID", sess.ID)
+	r.time("ExpiresAt", sess.ExpiresAt)
+	if err := r.err(); err != nil {
+		return err
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5)`, sess.ID, sess.Subject, ts(sess.AuthTime), ts(sess.CreatedAt),
+		ts(sess.ExpiresAt)); err != nil {
+		return insertErr(op, "session", err)
+	}
+	return nil
+}
+
+// GetSession returns a live session.
+func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
+	var (
+		sess                   store.Session
+		auth, created, expires pgtype.Timestamptz
+	)
+	err := s.pool.QueryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
+		FROM sessions WHERE id = $1`, id).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
+	if err != nil {
+		return store.Session{}, notFound("get session", err)
+	}
+	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromTS(auth), fromTS(created), fromTS(expires)
+	if !now.Before(sess.ExpiresAt) {
+		return store.Session{}, store.ErrExpired
+	}
+	return sess, nil
+}
+
+// DeleteSession removes a session; absent is not an error.
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("postgres: delete session: %w", err)
+	}
+	return nil
+}
+
+// PutConsent stores or replaces a consent.
+func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+	const op = "put consent"
+	r := required{op: op}
+	r.str("Subject", c.Subject)
+	r.str("ClientID", c.ClientID)
+	if err := r.err(); err != nil {
+		return err
+	}
+	// ON CONFLICT makes the replace atomic against a concurrent first put.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO consents (subject, client_id, scopes, audience, granted_at)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (subject, client_id) DO UPDATE SET scopes = EXCLUDED.scopes,
+			audience = EXCLUDED.audience, granted_at = EXCLUDED.granted_at`,
+		c.Subject, c.ClientID, list(c.Scopes), list(c.Audience), ts(c.GrantedAt)); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	return nil
+}
+
+// GetConsent returns a consent.
+func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
+	var (
+		c       store.Consent
+		granted pgtype.Timestamptz
+	)
+	err := s.pool.QueryRow(ctx, `SELECT subject, client_id, scopes, audience, granted_at
+		FROM consents WHERE subject = $1 AND client_id = $2`, subject, clientID).
+		Scan(&c.Subject, &c.ClientID, &c.Scopes, &c.Audience, &granted)
+	if err != nil {
+		return store.Consent{}, notFound("get consent", err)
+	}
+	c.Scopes, c.Audience = fromList(c.Scopes), fromList(c.Audience)
+	c.GrantedAt = fromTS(granted)
+	return c, nil
+}
+
+// DeleteConsent removes a consent; absent is not an error.
+func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM consents WHERE subject = $1 AND client_id = $2`, subject, clientID); err != nil {
+		return fmt.Errorf("postgres: delete consent: %w", err)
+	}
+	return nil
+}
