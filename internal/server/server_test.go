@@ -103,14 +103,7 @@ func start(t *testing.T, extra ...func(*config.Config)) *env {
 	e.srv = httptest.NewServer(mux)
 	t.Cleanup(e.srv.Close)
 
-	// A bcrypt hash of "slow-hash-secret-1234" at the minimum cost keeps
-	// the test quick while exercising the hashed-secret path.
-	yaml := strings.ReplaceAll(testConfig, "ISSUER", e.srv.URL)
-	yaml = strings.ReplaceAll(yaml, "SLOWHASH", `"$2a$04$5frLC/u0MYjIh3LkdIo4Y.f//gRGscUr77kr1zILNysfR.pHMgWOm"`)
-	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := parseTestConfig(t, e.srv.URL)
 	for _, f := range extra {
 		f(cfg)
 	}
@@ -124,6 +117,19 @@ func start(t *testing.T, extra ...func(*config.Config)) *env {
 	}
 	mux.Handle("/", s.Handler())
 	return e
+}
+
+func parseTestConfig(t *testing.T, issuer string) *config.Config {
+	t.Helper()
+	// A bcrypt hash of "slow-hash-secret-1234" at the minimum cost keeps
+	// the test quick while exercising the hashed-secret path.
+	yaml := strings.ReplaceAll(testConfig, "ISSUER", issuer)
+	yaml = strings.ReplaceAll(yaml, "SLOWHASH", `"$2a$04$5frLC/u0MYjIh3LkdIo4Y.f//gRGscUr77kr1zILNysfR.pHMgWOm"`)
+	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 // claimsFromJWKS verifies tok independently of Gatehouse's code: go-jose
