@@ -121,15 +121,19 @@ func start(t *testing.T, extra ...func(*config.Config)) *env {
 
 func parseTestConfig(t *testing.T, issuer string) *config.Config {
 	t.Helper()
-	// A bcrypt hash of "slow-hash-secret-1234" at the minimum cost keeps
-	// the test quick while exercising the hashed-secret path.
-	yaml := strings.ReplaceAll(testConfig, "ISSUER", issuer)
-	yaml = strings.ReplaceAll(yaml, "SLOWHASH", `"$2a$04$5frLC/u0MYjIh3LkdIo4Y.f//gRGscUr77kr1zILNysfR.pHMgWOm"`)
-	cfg, err := config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
+	cfg, err := testConfigFor(issuer)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+func testConfigFor(issuer string) (*config.Config, error) {
+	// A bcrypt hash of "slow-hash-secret-1234" at the minimum cost keeps
+	// the test quick while exercising the hashed-secret path.
+	yaml := strings.ReplaceAll(testConfig, "ISSUER", issuer)
+	yaml = strings.ReplaceAll(yaml, "SLOWHASH", `"$2a$04$5frLC/u0MYjIh3LkdIo4Y.f//gRGscUr77kr1zILNysfR.pHMgWOm"`)
+	return config.Parse([]byte(yaml), "test.yaml", func(string) (string, bool) { return "", false })
 }
 
 // claimsFromJWKS verifies tok independently of Gatehouse's code: go-jose
