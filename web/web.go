@@ -153,6 +153,7 @@ const (
 	pageConsent   = "consent.html"
 	pageError     = "error.html"
 	pageLoggedOut = "logged_out.html"
+	pageLogout    = "logout_confirm.html"
 )
 
 // New parses the embedded templates and indexes the static assets. It is
@@ -173,7 +174,7 @@ func New() (*Pages, error) {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
 	p := &Pages{templates: make(map[string]*template.Template), assets: a}
-	for _, name := range []string{pageLogin, pageConsent, pageError, pageLoggedOut} {
+	for _, name := range []string{pageLogin, pageConsent, pageError, pageLoggedOut, pageLogout} {
 		// Each page gets its own copy of the layout, because every page
 		// defines the same block names ("title", "content").
 		t, err := template.Must(layout.Clone()).ParseFS(templateFS, "templates/"+name)
@@ -223,6 +224,34 @@ func (p *Pages) Error(w http.ResponseWriter, status int, d ErrorData) {
 		d.Message = "The request could not be completed."
 	}
 	p.render(w, status, pageError, d)
+}
+
+// LogoutConfirmData is what the sign-out confirmation page shows and
+// posts back. The page is shown when a logout request cannot prove it
+// comes from the signed-in person's own application (OIDC RP-Initiated
+// Logout §2), so a link on another site cannot sign them out.
+type LogoutConfirmData struct {
+	// Action is the URL the form is POSTed to.
+	Action string
+	// CSRFToken is posted back in the hidden field FieldCSRFToken.
+	CSRFToken string
+	// Username is the signed-in person.
+	Username string
+	// ClientName is the application that asked (optional).
+	ClientName string
+	// Hidden are the logout request's parameters, posted back as they came.
+	Hidden []HiddenField
+}
+
+// HiddenField is one hidden form input.
+type HiddenField struct{ Name, Value string }
+
+// FieldConfirm is the button of the sign-out confirmation form.
+const FieldConfirm = "confirm"
+
+// LogoutConfirm writes the sign-out confirmation page with status 200.
+func (p *Pages) LogoutConfirm(w http.ResponseWriter, d LogoutConfirmData) {
+	p.render(w, http.StatusOK, pageLogout, d)
 }
 
 // LoggedOut writes the signed-out page with status 200.

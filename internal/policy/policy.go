@@ -110,6 +110,28 @@ func (m *Model) DefaultAudience(clientID string) oauth.Audience {
 	return nil
 }
 
+// Restrict keeps, in order, only the scopes and audience values the
+// client is allowed today. A refresh token carries what was granted when
+// the user signed in; the configuration may have shrunk since, and it is
+// the source of truth.
+func (m *Model) Restrict(clientID string, scopes, audience []string) (keptScopes, keptAudience []string) {
+	p := m.clients[clientID]
+	if p == nil {
+		return nil, nil
+	}
+	for _, s := range scopes {
+		if _, ok := p.allowedScope[s]; ok {
+			keptScopes = append(keptScopes, s)
+		}
+	}
+	for _, a := range audience {
+		if _, ok := p.allowedAud[a]; ok {
+			keptAudience = append(keptAudience, a)
+		}
+	}
+	return keptScopes, keptAudience
+}
+
 // Grant decides what a token request of clientID obtains. Targets (resource
 // and audience values together) narrow the audience; any target outside the
 // client's allowed set refuses the whole request with invalid_target (RFC

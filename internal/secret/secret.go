@@ -46,6 +46,58 @@ func KindOf(stored string) Kind {
 	return Plain
 }
 
+// Gate bounds how many slow hashes (argon2id, bcrypt) run at once. Each
+// argon2id check holds about 19 MiB, so without a bound a burst of
+// concurrent login attempts could exhaust memory; with one, extra checks
+// wait their turn. A nil Gate does not limit.
+type Gate chan struct{}
+
+// NewGate returns a Gate admitting n concurrent slow checks.
+func NewGate(n int) Gate { return make(Gate, n) }
+
+func (g Gate) enter() {
+	if g != nil {
+		g <- struct{}{}
+	}
+}
+
+func (g Gate) leave() {
+	if g != nil {
+		<-g
+	}
+}
+
+// gated runs a slow checker through a Gate.
+type gated struct {
+	inner Checker
+	gate  Gate
+}
+
+func (g gated) Check(presented string) bool {
+	g.gate.enter()
+	defer g.gate.leave()
+	return g.inner.Check(presented)
+}
+
+// ParseGated is Parse with slow checks admitted through gate.
+func ParseGated(stored string, gate Gate) (Checker, error) {
+	c, err := ParseUncachedGated(stored, gate)
+	if err != nil || KindOf(stored) == Plain {
+		return c, err
+	}
+	return Cached(c), nil
+}
+
+// ParseUncachedGated is ParseUncached with slow checks admitted through
+// gate.
+func ParseUncachedGated(stored string, gate Gate) (Checker, error) {
+	c, err := ParseUncached(stored)
+	if err != nil || KindOf(stored) == Plain {
+		return c, err
+	}
+	return gated{inner: c, gate: gate}, nil
+}
+
 // Parse returns a Checker for a stored value. Plain values are kept only as
 // their SHA-256 (a high-entropy secret needs no slow hash, and the plain
 // value does not stay in memory as a comparable string). Slow hashes are

@@ -1,7 +1,9 @@
 package secret
 
 import (
+	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -78,5 +80,37 @@ func BenchmarkArgon2Cached(b *testing.B) {
 		if !c.Check("sync-job-secret-change-me") {
 			b.Fatal("refused")
 		}
+	}
+}
+
+type slowChecker struct {
+	mu       sync.Mutex
+	cur, max int
+}
+
+func (s *slowChecker) Check(string) bool {
+	s.mu.Lock()
+	s.cur++
+	s.max = max(s.max, s.cur)
+	s.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	s.cur--
+	s.mu.Unlock()
+	return false
+}
+
+// TestGateBoundsConcurrency: however many checks arrive at once, no more
+// than the gate admits run together (each argon2id check holds ~19 MiB).
+func TestGateBoundsConcurrency(t *testing.T) {
+	inner := &slowChecker{}
+	c := gated{inner: inner, gate: NewGate(3)}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Go(func() { c.Check("x") })
+	}
+	wg.Wait()
+	if inner.max > 3 || inner.max == 0 {
+		t.Fatalf("%d checks ran at once, gate allows 3", inner.max)
 	}
 }

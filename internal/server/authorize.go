@@ -142,7 +142,16 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 	pr.Scope, pr.ScopeGiven = p.get("scope")
 	g, oe := s.model.Grant(clientID, pr)
 	if oe != nil {
-		return req, redirectErr(oe)
+		// The authorization endpoint is unauthenticated: say what is
+		// wrong without listing the client's allowed scopes or audience.
+		generic := *oe
+		switch oe.Code {
+		case oauth.CodeInvalidScope:
+			generic.Description = "a requested scope is not allowed for this client"
+		case oauth.CodeInvalidTarget:
+			generic.Description = "a requested resource is not allowed for this client"
+		}
+		return req, redirectErr(&generic)
 	}
 	req.grant = g
 	return req, nil

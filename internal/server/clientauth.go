@@ -14,35 +14,38 @@ import (
 // a public client identifies itself with client_id alone (method "none").
 // Every failure looks the same to the caller; the log says which it was.
 func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p params) (*clientEntry, *oauth.Error) {
-	now := s.now()
-	ip := remoteIP(r)
-	if blocked, retry := s.failures.blocked(ip, now); blocked {
-		e := oauth.TemporarilyUnavailable("too many failed client authentications from this address; retry later", http.StatusTooManyRequests, retry)
-		return nil, e
-	}
 	id, sec, method, oe := clientCredentials(r, p)
 	if oe != nil {
 		return nil, oe
 	}
-	setClient(w, id)
+	now := s.now()
+	// Failures are counted per address and client, so a guesser cannot
+	// lock every client out from a shared address (a NAT, a load
+	// balancer without trusted_proxies).
+	att, ok, retry := s.failures.begin(s.clientIP(r)+"\x00"+id, now)
+	if !ok {
+		return nil, oauth.TemporarilyUnavailable("too many failed client authentications; retry later", http.StatusTooManyRequests, retry)
+	}
 	c := s.clients[id]
+	authenticated := false
 	switch {
 	case c == nil:
 		s.dummy.Check(sec)
 	case c.secret == nil:
-		if method == oauth.AuthNone {
-			return c, nil
-		}
-		// A public client presenting a secret is misconfigured; refuse
-		// rather than silently ignore the secret.
-	case method != oauth.AuthNone && c.secret.Check(sec):
-		return c, nil
+		// A public client identifies itself; a secret it sends anyway is
+		// a misconfiguration and refused rather than ignored.
+		authenticated = method == oauth.AuthNone
+	default:
+		authenticated = method != oauth.AuthNone && c.secret.Check(sec)
 	}
-	s.failures.fail(ip, now)
-	if method == oauth.AuthNone && c != nil && c.secret != nil {
-		return nil, oauth.InvalidClient("client '" + id + "' is confidential: authenticate with client_secret_basic or client_secret_post")
+	if !authenticated {
+		// One answer for every failure: unknown client, wrong secret,
+		// wrong method. The log line carries no unauthenticated id.
+		return nil, oauth.InvalidClient("client authentication failed")
 	}
-	return nil, oauth.InvalidClient("client authentication failed: unknown client or wrong secret")
+	att.succeeded()
+	setClient(w, id)
+	return c, nil
 }
 
 // clientCredentials extracts the presented credentials and the method.

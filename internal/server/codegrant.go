@@ -105,9 +105,8 @@ func (s *Server) authorizationCodeGrant(w http.ResponseWriter, r *http.Request, 
 		}
 		return
 	}
-	aud := g.Audience.String()
-	setOutcome(w, aud)
-	s.metrics.issued.WithLabelValues(id, oauth.GrantAuthorizationCode, aud).Inc()
+	setOutcome(w, g.Audience.String())
+	s.metrics.issued.WithLabelValues(id, oauth.GrantAuthorizationCode, audLabel(g.Audience)).Inc()
 	s.writeUserTokens(w, out)
 }
 
@@ -148,7 +147,20 @@ func (s *Server) refreshTokenGrant(w http.ResponseWriter, r *http.Request, c *cl
 		s.writeError(w, r, oauth.InvalidGrant("the refresh token has expired; sign in again"))
 		return
 	}
-	g, oe := narrowGrant(id, fam.Scopes, fam.Audience, p)
+	if s.users[fam.Subject] == nil {
+		// The user was removed from the configuration: the grant ends.
+		if err := s.store.RevokeFamily(ctx, fam.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("revoking the family of a removed user", "error", err)
+		}
+		s.writeError(w, r, oauth.InvalidGrant("the user of this refresh token no longer exists; sign in again"))
+		return
+	}
+	scopes, audience := s.model.Restrict(id, fam.Scopes, fam.Audience)
+	if len(audience) == 0 {
+		s.writeError(w, r, oauth.InvalidGrant("nothing this refresh token granted is still allowed for the client; sign in again"))
+		return
+	}
+	g, oe := narrowGrant(id, scopes, audience, p)
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return
@@ -190,9 +202,8 @@ func (s *Server) refreshTokenGrant(w http.ResponseWriter, r *http.Request, c *cl
 		}
 		out.idToken = idt
 	}
-	aud := g.Audience.String()
-	setOutcome(w, aud)
-	s.metrics.issued.WithLabelValues(id, oauth.GrantRefreshToken, aud).Inc()
+	setOutcome(w, g.Audience.String())
+	s.metrics.issued.WithLabelValues(id, oauth.GrantRefreshToken, audLabel(g.Audience)).Inc()
 	s.writeUserTokens(w, out)
 }
 

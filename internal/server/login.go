@@ -131,31 +131,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRe
 	username := r.PostForm.Get(web.FieldUsername)
 	password := r.PostForm.Get(web.FieldPassword)
 	now := s.now()
-	ip := remoteIP(r)
-	if b, _ := s.loginByUser.blocked(username, now); b {
-		setOutcome(w, "locked")
-		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
-		return
-	}
-	if b, _ := s.loginByIP.blocked(ip, now); b {
+	// Both tries are reserved before the password is hashed, so a burst of
+	// concurrent attempts cannot slip past the limits while hashing.
+	byUser, okUser, _ := s.loginByUser.begin(username, now)
+	byIP, okIP, _ := s.loginByIP.begin(s.clientIP(r), now)
+	if !okUser || !okIP {
+		byUser.succeeded() // give back whichever was reserved: nothing was tried
+		byIP.succeeded()
 		setOutcome(w, "locked")
 		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
 		return
 	}
 	u := s.users[username]
 	ok := false
-	if u == nil {
+	if u == nil || len(password) > 1024 {
 		s.dummyUser.Check(password)
 	} else {
 		ok = u.check.Check(password)
 	}
 	if !ok {
-		s.loginByUser.fail(username, now)
-		s.loginByIP.fail(ip, now)
 		setOutcome(w, "login_failed")
 		s.showLogin(w, r, req, http.StatusUnauthorized, username, "Wrong username or password.", false)
 		return
 	}
+	byUser.succeeded()
+	byIP.succeeded()
 	token, hash, err := issue.NewOpaque()
 	if err != nil {
 		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/web"
 )
 
@@ -27,8 +26,9 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.Form
 	clientID := q.Get("client_id")
+	hintSub, hintSID := "", ""
 	if hint := q.Get("id_token_hint"); hint != "" {
-		_, aud, _, ok := s.parseIDTokenHint(hint)
+		sub, aud, sid, ok := s.parseIDTokenHint(hint)
 		if !ok {
 			s.errorPage(w, http.StatusBadRequest, "Sign-out request not valid",
 				"The id_token_hint was not issued by this server.", "Go back to the application and sign out again.")
@@ -39,7 +39,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 				"client_id does not match the id_token_hint.", "")
 			return
 		}
-		clientID = aud
+		clientID, hintSub, hintSID = aud, sub, sid
 	}
 	target := q.Get("post_logout_redirect_uri")
 	c := s.clients[clientID]
@@ -49,13 +49,34 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 			"The application must list it in post_logout_redirect_uris and send client_id or id_token_hint.")
 		return
 	}
-	if ck, err := r.Cookie(s.sessionCookie); err == nil && ck.Value != "" && len(ck.Value) <= 128 {
-		id := issue.HashOpaque(ck.Value)
+	name := ""
+	if c != nil {
+		name = c.cfg.Name
+	}
+	if sess := s.currentSession(r); sess != nil {
+		// Sign out at once only when the request proves it comes from the
+		// person's own application: an ID token of this very session.
+		// Otherwise ask (RP-Initiated Logout §2), so that a link or image
+		// on another site cannot sign anyone out.
+		proven := hintSub == sess.Subject && hintSID == sidOf(sess.ID)
+		confirmed := r.Method == http.MethodPost && r.PostForm.Get(web.FieldConfirm) == "yes" && s.validCSRF(r)
+		if !proven && !confirmed {
+			d := web.LogoutConfirmData{Action: s.issuer + pathLogout, CSRFToken: s.csrfToken(w, r),
+				Username: sess.Subject, ClientName: name}
+			for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"} {
+				if v := q.Get(k); v != "" {
+					d.Hidden = append(d.Hidden, web.HiddenField{Name: k, Value: v})
+				}
+			}
+			setOutcome(w, "logout_confirm")
+			s.pages.LogoutConfirm(w, d)
+			return
+		}
 		ctx := r.Context()
-		if _, err := s.store.RevokeFamiliesBySession(ctx, id, s.now()); err != nil {
+		if _, err := s.store.RevokeFamiliesBySession(ctx, sess.ID, s.now()); err != nil {
 			s.log.Error("logout: revoking the session's refresh tokens", "error", err)
 		}
-		if err := s.store.DeleteSession(ctx, id); err != nil {
+		if err := s.store.DeleteSession(ctx, sess.ID); err != nil {
 			s.log.Error("logout: deleting the session", "error", err)
 		}
 	}
@@ -72,10 +93,6 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusFound)
 		return
-	}
-	name := ""
-	if c != nil {
-		name = c.cfg.Name
 	}
 	s.pages.LoggedOut(w, web.LoggedOutData{ClientName: name})
 }

@@ -1,12 +1,16 @@
 package server
 
 import (
+	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // metrics are the Prometheus series of one server. Label values come from
@@ -76,6 +80,29 @@ func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 			cls = statusClasses[i]
 		}
 		observers[cls].Observe(time.Since(start).Seconds())
+	})
+}
+
+// audLabel is the audience as a metric label: sorted, so that the order of
+// resource parameters cannot multiply the label sets.
+func audLabel(aud oauth.Audience) string {
+	if len(aud) <= 1 {
+		return aud.String()
+	}
+	sorted := slices.Clone(aud)
+	slices.Sort(sorted)
+	return sorted.String()
+}
+
+// loopbackOnly answers only callers on this host: on the main listener the
+// metrics (client ids, audiences, counts) are not for the public.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ip := net.ParseIP(remoteIP(r)); ip == nil || !ip.IsLoopback() {
+			http.Error(w, "metrics are served to loopback callers only; use --metrics-listen", http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -18,17 +19,20 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/server"
 )
 
 // browser is an HTTP client with cookies that fills in Gatehouse's login
 // and consent forms the way a person's browser would, and stops at the
 // redirect back to the client.
 type browser struct {
-	t *testing.T
+	t testing.TB
 	c *http.Client
 }
 
-func newBrowser(t *testing.T) *browser {
+func newBrowser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	return &browser{t: t, c: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
@@ -596,4 +600,111 @@ func introspect(t *testing.T, e *env, id, secret, tok string) map[string]any {
 		t.Fatal(err)
 	}
 	return m
+}
+
+// TestConcurrentGuessesAreCounted: a burst of concurrent wrong passwords
+// gets no more real checks than the lockout allows (5), because each try
+// is reserved before the password is hashed.
+func TestConcurrentGuessesAreCounted(t *testing.T) {
+	e := start(t)
+	b := newBrowser(t)
+	u := e.srv.URL + "/authorize?" + url.Values{"client_id": {"web-portal"}, "redirect_uri": {"http://127.0.0.1:3000/callback"},
+		"response_type": {"code"}, "scope": {"openid"}, "state": {"s"}, "code_challenge": {strings.Repeat("a", 43)},
+		"code_challenge_method": {"S256"}}.Encode()
+	form := hiddenFields(b.get(u).body)
+	form.Set("username", "alice")
+	form.Set("password", "wrong-password")
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	counts := map[int]int{}
+	for range 20 {
+		wg.Go(func() {
+			p := b.post(e.srv.URL+"/authorize", form)
+			mu.Lock()
+			counts[p.status]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if counts[401] > 5 || counts[401]+counts[429] != 20 {
+		t.Fatalf("statuses %v: at most 5 real checks allowed", counts)
+	}
+}
+
+// TestLogoutNeedsProofOrConfirmation: a logout link without an ID token of
+// the current session (a CSRF attempt from another site) only shows a
+// confirmation page; the session survives until the person confirms.
+func TestLogoutNeedsProofOrConfirmation(t *testing.T) {
+	e := start(t)
+	cfg := oauthConfig(e, "web-portal", "web-portal-secret-123", "http://127.0.0.1:3000/callback", "openid", "offline_access")
+	b := newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	code := signIn(t, e, b, cfg, "s", "n", verifier, true)
+	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.get(e.srv.URL + "/logout")
+	if p.status != 200 || !strings.Contains(p.body, `name="confirm"`) {
+		t.Fatalf("bare logout: %d, want the confirmation page", p.status)
+	}
+	// Still signed in, refresh token still good.
+	if r := refresh(t, e, "web-portal", "web-portal-secret-123", tok.RefreshToken, nil); r["refresh_token"] == nil {
+		t.Fatalf("an unconfirmed logout revoked the refresh token: %v", r)
+	}
+	// Confirming without the CSRF token does nothing either.
+	if p := b.post(e.srv.URL+"/logout", url.Values{"confirm": {"yes"}}); !strings.Contains(p.body, `name="confirm"`) {
+		t.Fatalf("confirmation without CSRF token: %d", p.status)
+	}
+	form := hiddenFields(p.body)
+	form.Set("confirm", "yes")
+	if p := b.post(e.srv.URL+"/logout", form); p.status != 200 || strings.Contains(p.body, `name="confirm"`) {
+		t.Fatalf("confirmed logout: %d", p.status)
+	}
+	q := b.get(cfg.AuthCodeURL("x", oauth2.SetAuthURLParam("prompt", "none"), oauth2.S256ChallengeOption(verifier)))
+	if q.location == nil || q.location.Query().Get("error") != "login_required" {
+		t.Fatalf("after the confirmed logout: %v", q.location)
+	}
+}
+
+// TestRefreshFollowsConfiguration: the configuration is the source of
+// truth. A refresh after the client lost an audience gets a narrower
+// token; after the user was removed it fails and ends the grant.
+func TestRefreshFollowsConfiguration(t *testing.T) {
+	e := start(t)
+	cfg := oauthConfig(e, "web-portal", "web-portal-secret-123", "http://127.0.0.1:3000/callback", "openid", "offline_access", "orders:read")
+	verifier := oauth2.GenerateVerifier()
+	code := signIn(t, e, newBrowser(t), cfg, "s", "n", verifier, true)
+	tok, err := cfg.Exchange(context.Background(), code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second instance on the same store with a changed configuration.
+	restart := func(change func(*config.Config)) *env {
+		mux := http.NewServeMux()
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		c := parseTestConfig(t, e.srv.URL)
+		change(c)
+		s, err := server.New(server.Options{Config: c, Keys: e.ring, Store: e.store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux.Handle("/", s.Handler())
+		return &env{srv: srv, store: e.store, ring: e.ring}
+	}
+	shrunk := restart(func(c *config.Config) {
+		wp := c.Client("web-portal")
+		wp.Audience = nil
+		wp.Scopes = []string{"openid", "offline_access"}
+	})
+	r := refresh(t, shrunk, "web-portal", "web-portal-secret-123", tok.RefreshToken, nil)
+	ac, _ := claimsFromJWKS(t, e, r["access_token"].(string))
+	if ac["aud"] != "web-portal" || ac["scope"] != "openid offline_access" {
+		t.Errorf("after shrinking the client: aud %v scope %v", ac["aud"], ac["scope"])
+	}
+	gone := restart(func(c *config.Config) { c.Users = nil })
+	if r := refresh(t, gone, "web-portal", "web-portal-secret-123", r["refresh_token"].(string), nil); r["error"] != "invalid_grant" {
+		t.Errorf("refresh for a removed user: %v", r)
+	}
 }

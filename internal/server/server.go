@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -70,6 +71,8 @@ type Server struct {
 	accessLog    bool
 	serveMetrics bool
 
+	// slowHashes bounds concurrent argon2id/bcrypt checks (memory).
+	slowHashes  secret.Gate
 	pages       *web.Pages
 	users       map[string]*user
 	dummyUser   secret.Checker
@@ -122,6 +125,7 @@ func New(o Options) (*Server, error) {
 	s.minter = issue.New(s.issuer, cfg.AccessTokenTTL, o.Keys, o.Now)
 	// A person gets 5 tries, then one per minute; an address 20, then one
 	// every 3 seconds, so one address cannot lock out many users quickly.
+	s.slowHashes = secret.NewGate(2 * runtime.GOMAXPROCS(0))
 	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000)
 	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000)
 	s.sessionCookie, s.csrfCookie = "gatehouse_session", "gatehouse_csrf"
@@ -134,14 +138,14 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages
-	if s.users, s.dummyUser, err = loadUsers(cfg); err != nil {
+	if s.users, s.dummyUser, err = loadUsers(cfg, s.slowHashes); err != nil {
 		return nil, err
 	}
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]
 		e := &clientEntry{cfg: c}
 		if c.Secret != "" {
-			chk, err := secret.Parse(c.Secret)
+			chk, err := secret.ParseGated(c.Secret, s.slowHashes)
 			if err != nil {
 				return nil, errors.New("client " + c.ID + ": " + err.Error())
 			}
@@ -178,7 +182,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/readyz", s.handleReady)
 	if s.serveMetrics {
-		mux.Handle("/metrics", s.metrics.handler())
+		mux.Handle("/metrics", loopbackOnly(s.metrics.handler()))
 	}
 	mux.HandleFunc("/", s.handleNotFound)
 	if s.accessLog {
@@ -263,7 +267,10 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "not found: see "+s.issuer+"/.well-known/openid-configuration", http.StatusNotFound)
 }
 
-// remoteIP is the key for failure rate limiting.
+// clientIP is the caller's address for rate limiting and logs.
+func (s *Server) clientIP(r *http.Request) string { return remoteIP(r) }
+
+// remoteIP is the TCP peer's address.
 func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {

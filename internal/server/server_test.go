@@ -90,7 +90,7 @@ type env struct {
 }
 
 // start runs a real server over real SQLite on a loopback port.
-func start(t *testing.T, extra ...func(*config.Config)) *env {
+func start(t testing.TB, extra ...func(*config.Config)) *env {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gh.db"))
@@ -119,7 +119,7 @@ func start(t *testing.T, extra ...func(*config.Config)) *env {
 	return e
 }
 
-func parseTestConfig(t *testing.T, issuer string) *config.Config {
+func parseTestConfig(t testing.TB, issuer string) *config.Config {
 	t.Helper()
 	cfg, err := testConfigFor(issuer)
 	if err != nil {

@@ -99,9 +99,8 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 		s.writeError(w, r, oauth.ServerError(err))
 		return
 	}
-	aud := g.Audience.String()
-	setOutcome(w, aud)
-	s.metrics.issued.WithLabelValues(id, oauth.GrantClientCredentials, aud).Inc()
+	setOutcome(w, g.Audience.String())
+	s.metrics.issued.WithLabelValues(id, oauth.GrantClientCredentials, audLabel(g.Audience)).Inc()
 	s.writeTokenResponse(w, m, g.Scope)
 }
 

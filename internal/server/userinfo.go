@@ -55,6 +55,13 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		bearerErr(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
 		return
 	}
+	// UserInfo is the client's own resource at the issuer: only a token
+	// whose audience still names the client is good here, so a token
+	// narrowed to an API (and perhaps replayed by it) is not.
+	if !claims.Audience.Contains(claims.ClientID) || claims.Subject == claims.ClientID {
+		bearerErr(http.StatusUnauthorized, "invalid_token", "the access token is not meant for the client's userinfo: its aud must name the client and its sub a user")
+		return
+	}
 	scopes := strings.Fields(claims.Scope)
 	if !slices.Contains(scopes, "openid") {
 		bearerErr(http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope")

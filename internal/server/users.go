@@ -14,7 +14,7 @@ type user struct {
 // loadUsers prepares every user's password check. A plain development
 // password is hashed with argon2id here, so even in development the process
 // checks passwords the way production does (same cost, same timing).
-func loadUsers(cfg *config.Config) (map[string]*user, secret.Checker, error) {
+func loadUsers(cfg *config.Config, gate secret.Gate) (map[string]*user, secret.Checker, error) {
 	users := make(map[string]*user, len(cfg.Users))
 	for i := range cfg.Users {
 		u := &cfg.Users[i]
@@ -26,7 +26,7 @@ func loadUsers(cfg *config.Config) (map[string]*user, secret.Checker, error) {
 			}
 			stored = h
 		}
-		chk, err := secret.ParseUncached(stored)
+		chk, err := secret.ParseUncachedGated(stored, gate)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -38,7 +38,7 @@ func loadUsers(cfg *config.Config) (map[string]*user, secret.Checker, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	dummy, err := secret.ParseUncached(h)
+	dummy, err := secret.ParseUncachedGated(h, gate)
 	return users, dummy, err
 }
 

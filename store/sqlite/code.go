@@ -68,7 +68,7 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 
 // GetCode returns the code whatever its state.
 func (s *Store) GetCode(ctx context.Context, hash string) (store.AuthCode, error) {
-	c, err := scanCode(s.db.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ?`, hash))
+	c, err := scanCode(s.queryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.AuthCode{}, store.ErrNotFound
 	}
@@ -108,7 +108,7 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, issued store.Issued
 		code store.AuthCode
 		used bool // a replay: return the stored code with ErrCodeUsed
 	)
-	err := s.withTx(ctx, op, func(tx *sql.Tx) error {
+	err := s.withTx(ctx, op, func(tx querier) error {
 		var err error
 		code, err = scanCode(tx.QueryRowContext(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = ?`, hash))
 		switch {

@@ -56,7 +56,7 @@ func checkFamily(r *required, f store.RefreshFamily, first *store.RefreshToken) 
 }
 
 // insertFamily inserts a checked family and its first token.
-func insertFamily(ctx context.Context, tx *sql.Tx, op string, f store.RefreshFamily, first store.RefreshToken) error {
+func insertFamily(ctx context.Context, tx querier, op string, f store.RefreshFamily, first store.RefreshToken) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, client_id, subject, scopes,
 		audience, session_id, auth_time, created_at, expires_at, revoked_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -67,7 +67,7 @@ func insertFamily(ctx context.Context, tx *sql.Tx, op string, f store.RefreshFam
 	return insertToken(ctx, tx, op, first)
 }
 
-func insertToken(ctx context.Context, tx *sql.Tx, op string, t store.RefreshToken) error {
+func insertToken(ctx context.Context, tx querier, op string, t store.RefreshToken) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_tokens (hash, family_id, created_at,
 		expires_at, rotated_at) VALUES (?, ?, ?, ?, ?)`,
 		t.Hash, t.FamilyID, toMillis(t.CreatedAt), toMillis(t.ExpiresAt), toMillis(t.RotatedAt)); err != nil {
@@ -84,14 +84,14 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first s
 	if err := r.err(); err != nil {
 		return err
 	}
-	return s.withTx(ctx, op, func(tx *sql.Tx) error {
+	return s.withTx(ctx, op, func(tx querier) error {
 		return insertFamily(ctx, tx, op, f, first)
 	})
 }
 
 // GetRefresh returns a refresh token and its family whatever their state.
 func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
-	t, f, err := scanTokenFamily(s.db.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
+	t, f, err := scanTokenFamily(s.queryRow(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
 		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.RefreshToken{}, store.RefreshFamily{}, store.ErrNotFound
@@ -119,14 +119,16 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 
 	// Written out rather than with withTx: on reuse this transaction must
 	// commit the revocation and still report ErrReused.
-	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: see dsn
+	wtx, release, err := s.beginWrite(ctx)
 	if err != nil {
 		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+	defer release()
+	tx := s.cached(wtx)
 	// Rolling back after the commit on reuse is a harmless no-op.
 	defer func() {
 		if err != nil {
-			_ = tx.Rollback()
+			_ = wtx.Rollback()
 		}
 	}()
 
@@ -149,7 +151,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 			toMillis(now), fam.ID); err != nil {
 			return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: revoking family on reuse: %w", op, err)
 		}
-		if err := tx.Commit(); err != nil {
+		if err := wtx.Commit(); err != nil {
 			return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: committing revocation on reuse: %w", op, err)
 		}
 		fam.RevokedAt = stored(now)
@@ -177,7 +179,7 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 	if err := insertAccess(ctx, tx, op, access); err != nil {
 		return store.RefreshFamily{}, err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := wtx.Commit(); err != nil {
 		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: commit: %w", op, err)
 	}
 	return fam, nil
@@ -192,7 +194,7 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 	if err := r.err(); err != nil {
 		return err
 	}
-	return s.withTx(ctx, op, func(tx *sql.Tx) error {
+	return s.withTx(ctx, op, func(tx querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 			toMillis(now), familyID)
 		if err != nil {

@@ -20,7 +20,7 @@ func (s *Store) RecordAccess(ctx context.Context, a store.AccessRecord) error {
 	if err := checkAccess(op, a); err != nil {
 		return err
 	}
-	return s.withTx(ctx, op, func(tx *sql.Tx) error {
+	return s.withTx(ctx, op, func(tx querier) error {
 		return insertAccess(ctx, tx, op, a)
 	})
 }
@@ -34,7 +34,7 @@ func checkAccess(op string, a store.AccessRecord) error {
 
 // insertAccess inserts an access record; a jti already present, recorded
 // or revoked, is a conflict.
-func insertAccess(ctx context.Context, tx *sql.Tx, op string, a store.AccessRecord) error {
+func insertAccess(ctx context.Context, tx querier, op string, a store.AccessRecord) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO access_tokens (jti, family_id, expires_at) VALUES (?, ?, ?)`,
 		a.JTI, nullString(a.FamilyID), toMillis(a.ExpiresAt)); err != nil {
 		return insertErr(op, fmt.Sprintf("access token jti %q", a.JTI), err)
@@ -68,7 +68,7 @@ const accessRevokedQuery = `SELECT a.revoked = 1 OR f.revoked_at IS NOT NULL
 // AccessRevoked reports whether jti, or its recorded family, is revoked.
 func (s *Store) AccessRevoked(ctx context.Context, jti string, now time.Time) (bool, error) {
 	var revoked bool
-	err := s.db.QueryRowContext(ctx, accessRevokedQuery, jti, now.UnixMilli()).Scan(&revoked)
+	err := s.queryRow(ctx, accessRevokedQuery, jti, now.UnixMilli()).Scan(&revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

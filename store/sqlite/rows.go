@@ -24,17 +24,18 @@ type scanner interface {
 // withTx runs fn in one write transaction (BEGIN IMMEDIATE: see dsn) and
 // commits it when fn returns nil; otherwise it rolls back and returns fn's
 // error unchanged, so sentinels stay matchable with errors.Is.
-func (s *Store) withTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) withTx(ctx context.Context, op string, fn func(tx querier) error) (err error) {
+	tx, release, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
+	defer release()
 	defer func() {
 		if err != nil {
 			_ = tx.Rollback()
 		}
 	}()
-	if err := fn(tx); err != nil {
+	if err := fn(s.cached(tx)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -35,7 +35,7 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store
 		sess                   store.Session
 		auth, created, expires sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT id, subject, auth_time, created_at, expires_at
+	err := s.queryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
 		FROM sessions WHERE id = ?`, id).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
@@ -84,7 +84,7 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store
 		scopes, aud string
 		granted     sql.NullInt64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT subject, client_id, scopes, audience, granted_at
+	err := s.queryRow(ctx, `SELECT subject, client_id, scopes, audience, granted_at
 		FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID).
 		Scan(&c.Subject, &c.ClientID, &scopes, &aud, &granted)
 	if errors.Is(err, sql.ErrNoRows) {
