@@ -103,7 +103,7 @@ func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken
 }
 
 // RotateRefresh exchanges the token oldHash for next, detecting reuse.
-func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (_ store.RefreshFamily, err error) {
+func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
 	const op = "rotate refresh token"
 	r := required{op: op}
 	r.str("old hash", oldHash)
@@ -117,72 +117,166 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 		return store.RefreshFamily{}, err
 	}
 
-	// Written out rather than with withTx: on reuse this transaction must
-	// commit the revocation and still report ErrReused.
+	// Rotations are committed in batches by one goroutine (see
+	// rotateLoop): under load many share one transaction and one fsync.
+	rot := &rotation{ctx: ctx, oldHash: oldHash, next: next, access: access, now: now, done: make(chan struct{})}
+	select {
+	case s.rotations <- rot:
+	case <-ctx.Done():
+		return store.RefreshFamily{}, ctx.Err()
+	case <-s.quit:
+		return store.RefreshFamily{}, errClosed
+	}
+	<-rot.done
+	return rot.fam, rot.err
+}
+
+// rotation is one RotateRefresh call waiting for its batch.
+type rotation struct {
+	ctx     context.Context
+	oldHash string
+	next    store.RefreshToken
+	access  store.AccessRecord
+	now     time.Time
+
+	fam  store.RefreshFamily
+	err  error
+	done chan struct{}
+}
+
+// maxRotationBatch bounds one transaction: long enough to amortise the
+// commit, short enough that a batch never holds the write lock for long.
+const maxRotationBatch = 64
+
+// rotateLoop commits refresh-token rotations in batches. SQLite has one
+// writer, so rotations are serial anyway; gathering the ones that arrived
+// while the previous batch committed into one transaction pays BEGIN,
+// COMMIT and the fsync once per batch instead of once per rotation, which
+// is what bounds refresh throughput. Each rotation runs in a savepoint, so
+// one failing rotation never disturbs the others, and every answer waits
+// for the commit: nothing is reported before it is durable.
+func (s *Store) rotateLoop() {
+	defer close(s.loopDone)
+	batch := make([]*rotation, 0, maxRotationBatch)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case r := <-s.rotations:
+			batch = append(batch[:0], r)
+		}
+	gather:
+		for len(batch) < maxRotationBatch {
+			select {
+			case r := <-s.rotations:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.rotateBatch(batch)
+	}
+}
+
+func (s *Store) rotateBatch(batch []*rotation) {
+	const op = "rotate refresh token"
+	defer func() {
+		for _, r := range batch {
+			close(r.done)
+		}
+	}()
+	ctx := context.Background() // each rotation's own ctx is checked below
 	wtx, release, err := s.beginWrite(ctx)
 	if err != nil {
-		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		for _, r := range batch {
+			r.err = fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		return
 	}
 	defer release()
 	tx := s.cached(wtx)
-	// Rolling back after the commit on reuse is a harmless no-op.
-	defer func() {
-		if err != nil {
-			_ = wtx.Rollback()
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
 		}
-	}()
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT rotation`); err != nil {
+			r.err = fmt.Errorf("sqlite: %s: %w", op, err)
+			continue
+		}
+		var keep bool
+		r.fam, keep, r.err = rotateInTx(ctx, tx, r)
+		stmt := `RELEASE rotation`
+		if !keep {
+			stmt = `ROLLBACK TO rotation; RELEASE rotation`
+		}
+		if _, err := wtx.ExecContext(ctx, stmt); err != nil {
+			r.err = fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+	}
+	if err := wtx.Commit(); err != nil {
+		_ = wtx.Rollback()
+		for _, r := range batch {
+			if r.err == nil || errors.Is(r.err, store.ErrReused) {
+				r.err = fmt.Errorf("sqlite: %s: commit: %w", op, err)
+			}
+		}
+	}
+}
 
-	// BEGIN IMMEDIATE holds the write lock from here on, so the state read
-	// below cannot change before this transaction ends: of two concurrent
-	// rotations the second reads the first's result and sees reuse.
+// rotateInTx is one rotation inside the batch's transaction. keep says
+// whether its writes stand: on success, and on reuse, whose family
+// revocation must be committed although the call reports ErrReused.
+func rotateInTx(ctx context.Context, tx querier, rot *rotation) (store.RefreshFamily, bool, error) {
+	const op = "rotate refresh token"
+	// The batch holds the write lock, so the state read here cannot change
+	// before it commits: of two rotations of one token, the second reads
+	// the first's result and sees reuse.
 	old, fam, err := scanTokenFamily(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, oldHash))
+		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, rot.oldHash))
+	now := rot.now
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return store.RefreshFamily{}, store.ErrNotFound
+		return store.RefreshFamily{}, false, store.ErrNotFound
 	case err != nil:
-		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: %w", op, err)
 	case !fam.RevokedAt.IsZero():
-		return fam, store.ErrRevoked
+		return fam, false, store.ErrRevoked
 	case !now.Before(old.ExpiresAt) || !now.Before(fam.ExpiresAt):
-		return fam, store.ErrExpired
+		return fam, false, store.ErrExpired
 	case !old.RotatedAt.IsZero():
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 			toMillis(now), fam.ID); err != nil {
-			return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: revoking family on reuse: %w", op, err)
-		}
-		if err := wtx.Commit(); err != nil {
-			return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: committing revocation on reuse: %w", op, err)
+			return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: revoking family on reuse: %w", op, err)
 		}
 		fam.RevokedAt = stored(now)
-		return fam, store.ErrReused
+		return fam, true, store.ErrReused
 	}
 
+	r := required{op: op}
+	next, access := rot.next, rot.access
 	fillFamilyID(&r, "next FamilyID", &next.FamilyID, fam.ID)
 	fillFamilyID(&r, "access FamilyID", &access.FamilyID, fam.ID)
 	if err := r.err(); err != nil {
-		return store.RefreshFamily{}, err
+		return store.RefreshFamily{}, false, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL`,
-		toMillis(now), oldHash)
+		toMillis(now), rot.oldHash)
 	if err != nil {
-		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: %w", op, err)
 	} else if n != 1 {
-		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: token changed under the write lock (%d rows updated)", op, n)
+		return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: token changed under the write lock (%d rows updated)", op, n)
 	}
 	if err := insertToken(ctx, tx, op, next); err != nil {
-		return store.RefreshFamily{}, err
+		return store.RefreshFamily{}, false, err
 	}
 	if err := insertAccess(ctx, tx, op, access); err != nil {
-		return store.RefreshFamily{}, err
+		return store.RefreshFamily{}, false, err
 	}
-	if err := wtx.Commit(); err != nil {
-		return store.RefreshFamily{}, fmt.Errorf("sqlite: %s: commit: %w", op, err)
-	}
-	return fam, nil
+	return fam, true, nil
 }
 
 // RevokeFamily revokes a family, keeping an earlier revocation time.

@@ -49,7 +49,15 @@ type Store struct {
 	// busy_timeout. Reads never take it.
 	writer chan struct{}
 	stmts  sync.Map // query → *sql.Stmt, see prepared
+
+	rotations chan *rotation // to rotateLoop
+	quit      chan struct{}  // closed by Close
+	loopDone  chan struct{}  // closed when rotateLoop has returned
+	closeOnce sync.Once
 }
+
+// errClosed is returned by calls made after Close.
+var errClosed = errors.New("sqlite: store closed")
 
 // beginWrite starts a write transaction (BEGIN IMMEDIATE: see dsn) once
 // this process's previous one has finished. release must be called after
@@ -104,7 +112,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	return &Store{db: db, writer: make(chan struct{}, 1)}, nil
+	s := &Store{db: db, writer: make(chan struct{}, 1), rotations: make(chan *rotation),
+		quit: make(chan struct{}), loopDone: make(chan struct{})}
+	go s.rotateLoop()
+	return s, nil
 }
 
 // maxConns bounds the pool: readers run in parallel in WAL mode, writers
@@ -167,6 +178,8 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database.
 func (s *Store) Close() error {
+	s.closeOnce.Do(func() { close(s.quit) })
+	<-s.loopDone
 	s.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 	return s.db.Close()
 }
