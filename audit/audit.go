@@ -49,6 +49,16 @@ type Report struct {
 	// ReachableBy lists, for each API, the clients that can obtain a token
 	// naming it, in the order of Audiences.
 	ReachableBy []APIReach `json:"reachable_by"`
+	// Rules are the configuration's policy rules, in configuration order,
+	// each with whether it passed.
+	Rules []RuleResult `json:"rules"`
+	// Violations are every client → audience pair (or entry) that breaks
+	// a rule, grouped by rule in configuration order. A non-empty list
+	// fails `gatehouse audit` and stops `gatehouse serve`.
+	Violations []Violation `json:"violations"`
+	// Warnings are the lint findings: legal but suspicious configuration.
+	// They fail `gatehouse audit` only with --strict.
+	Warnings []Warning `json:"warnings"`
 }
 
 // Client is what the audit knows about one configured client.
@@ -66,6 +76,8 @@ type Client struct {
 	CanObtainTokens bool `json:"can_obtain_tokens"`
 	// Scopes are the scopes the client may request.
 	Scopes []string `json:"scopes"`
+	// Tags are the client's policy tags, in configuration order.
+	Tags []string `json:"tags"`
 }
 
 // Audience is one matrix column: a value that may appear in aud.
@@ -77,6 +89,9 @@ type Audience struct {
 	Kind Kind `json:"kind"`
 	// Description is the external audience's description, if any.
 	Description string `json:"description,omitempty"`
+	// Tags are the client's or external audience's policy tags; always
+	// empty for an undeclared value.
+	Tags []string `json:"tags"`
 }
 
 // Row is one matrix row: the aud a client's default access token carries.
@@ -110,6 +125,9 @@ func Build(cfg *config.Config) *Report {
 		Audiences:     []Audience{},
 		Matrix:        []Row{},
 		ReachableBy:   []APIReach{},
+		Rules:         []RuleResult{},
+		Violations:    []Violation{},
+		Warnings:      []Warning{},
 	}
 	if cfg == nil {
 		return r
@@ -129,14 +147,14 @@ func Build(cfg *config.Config) *Report {
 		r.Audiences = append(r.Audiences, a)
 	}
 	for _, c := range cfg.Clients {
-		addColumn(Audience{ID: c.ID, Kind: KindClient})
+		addColumn(Audience{ID: c.ID, Kind: KindClient, Tags: cloneNonNil(c.Tags)})
 	}
 	for _, e := range cfg.ExternalAudiences {
-		addColumn(Audience{ID: e.ID, Kind: KindExternal, Description: e.Description})
+		addColumn(Audience{ID: e.ID, Kind: KindExternal, Description: e.Description, Tags: cloneNonNil(e.Tags)})
 	}
 	for _, c := range cfg.Clients {
 		for _, a := range c.Audience {
-			addColumn(Audience{ID: a, Kind: KindUndeclared})
+			addColumn(Audience{ID: a, Kind: KindUndeclared, Tags: []string{}})
 		}
 	}
 
@@ -172,6 +190,7 @@ func Build(cfg *config.Config) *Report {
 			// err towards showing access, never towards hiding it.
 			CanObtainTokens: len(c.GrantTypes) > 0,
 			Scopes:          cloneNonNil(c.Scopes),
+			Tags:            cloneNonNil(c.Tags),
 		})
 		// The issuer's own rule (internal/policy), so the audit cannot
 		// disagree with the tokens the server mints.
@@ -190,6 +209,8 @@ func Build(cfg *config.Config) *Report {
 		}
 		r.ReachableBy = append(r.ReachableBy, reach)
 	}
+	r.checkPolicy(cfg)
+	r.lint(cfg)
 	return r
 }
 
@@ -214,6 +235,31 @@ func (r *Report) ClientsReaching(api string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// column returns the matrix column with this ID, or nil.
+func (r *Report) column(id string) *Audience {
+	for i := range r.Audiences {
+		if r.Audiences[i].ID == id {
+			return &r.Audiences[i]
+		}
+	}
+	return nil
+}
+
+// namedBy returns, for every audience value, the other clients whose
+// configured audience names it, in configuration order: the definition of
+// "an API" that the lint and the require rules share.
+func (r *Report) namedBy() map[string][]string {
+	by := map[string][]string{}
+	for _, row := range r.Matrix {
+		for _, a := range row.Audience {
+			if a != row.Client {
+				by[a] = append(by[a], row.Client)
+			}
+		}
+	}
+	return by
 }
 
 // names returns the marks of row i against every column: true where the

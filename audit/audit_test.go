@@ -77,6 +77,31 @@ func shopWithPartner() *config.Config {
 	return cfg
 }
 
+// shopPolicy is the shop with tags, an external partner API and rules, one
+// of which the customer portal breaks by reaching the HR API.
+func shopPolicy() *config.Config {
+	cfg := shopWithPartner()
+	tags := map[string][]string{
+		"customer-portal":   {"public", "web"},
+		"backoffice-portal": {"staff", "web"},
+		"order-status-api":  {"api"},
+		"hr-api":            {"api", "internal"},
+		"order-sync-job":    {"internal"},
+		"mobile-app":        {"public"},
+	}
+	for i := range cfg.Clients {
+		cfg.Clients[i].Tags = tags[cfg.Clients[i].ID]
+	}
+	cfg.ExternalAudiences[0].Tags = []string{"partner"}
+	cfg.Clients[0].Audience = append(cfg.Clients[0].Audience, "hr-api")
+	cfg.Policy = []config.Rule{
+		{Name: "public clients never reach internal APIs", Deny: &config.Match{FromTags: []string{"public"}, ToTags: []string{"internal"}}},
+		{Name: "only the back office reaches HR", Only: &config.Match{To: []string{"hr-api"}, From: []string{"backoffice-portal"}}},
+		{Name: "APIs declare their scopes", Require: config.RequireAPIScopes},
+	}
+	return cfg
+}
+
 func row(t *testing.T, r *Report, client string) []string {
 	t.Helper()
 	for _, m := range r.Matrix {
@@ -259,7 +284,7 @@ func TestEmptyConfig(t *testing.T) {
 		if err := r.WriteJSON(&buf); err != nil {
 			t.Fatal(err)
 		}
-		want := `{"schema_version":1,"clients":[],"audiences":[],"matrix":[],"reachable_by":[]}`
+		want := `{"schema_version":1,"clients":[],"audiences":[],"matrix":[],"reachable_by":[],"rules":[],"violations":[],"warnings":[]}`
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, buf.Bytes()); err != nil {
 			t.Fatal(err)
@@ -267,13 +292,10 @@ func TestEmptyConfig(t *testing.T) {
 		if compact.String() != want {
 			t.Errorf("JSON = %s, want %s", compact.String(), want)
 		}
-		for _, f := range []func(*Report, *bytes.Buffer) error{
-			func(r *Report, b *bytes.Buffer) error { return r.WriteText(b) },
-			func(r *Report, b *bytes.Buffer) error { return r.WriteMarkdown(b) },
-		} {
+		for _, format := range Formats() {
 			buf.Reset()
-			if err := f(r, &buf); err != nil || buf.Len() == 0 {
-				t.Errorf("empty report: %q, %v", buf.String(), err)
+			if err := Write(&buf, r, format); err != nil || buf.Len() == 0 {
+				t.Errorf("%s: empty report: %q, %v", format, buf.String(), err)
 			}
 		}
 	}
@@ -285,7 +307,7 @@ func TestWriteUnknownFormat(t *testing.T) {
 	if !errors.Is(err, ErrUnknownFormat) {
 		t.Fatalf("err = %v, want ErrUnknownFormat", err)
 	}
-	for _, name := range []string{`"yaml"`, "text", "markdown", "json"} {
+	for _, name := range []string{`"yaml"`, "text", "markdown", "json", "dot", "html"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
@@ -308,7 +330,26 @@ func TestHostileValues(t *testing.T) {
 		GrantTypes: []string{"client_credentials"},
 		Audience:   []string{"x`y"},
 	}}}
+	cfg.Clients[0].Tags = []string{"<b>x</b>"}
 	r := Build(cfg)
+	var dot, page bytes.Buffer
+	if err := r.WriteDOT(&dot); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(dot.String(), "\x1b\t") || strings.Contains(dot.String(), `"x`+"`"+`y" ->`) {
+		t.Errorf("dot output holds a raw escape:\n%s", dot.String())
+	}
+	for _, bad := range []string{"\x1b", "<b>", "evil|api\x1b"} {
+		if strings.Contains(page.String(), bad) {
+			t.Errorf("html output holds %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(page.String(), "&lt;b&gt;x&lt;/b&gt;") {
+		t.Error("html output lost the escaped tag")
+	}
 	var text, md bytes.Buffer
 	if err := r.WriteText(&text); err != nil {
 		t.Fatal(err)
@@ -346,8 +387,8 @@ func TestWriteErrorsReported(t *testing.T) {
 // TestGolden pins the exact output of every format, so a change to the
 // layout is a reviewed change to testdata/. Run with -update to rewrite.
 func TestGolden(t *testing.T) {
-	fixtures := map[string]*config.Config{"shop": shop(), "shop-partner": shopWithPartner()}
-	ext := map[string]string{"text": "txt", "markdown": "md", "json": "json"}
+	fixtures := map[string]*config.Config{"shop": shop(), "shop-partner": shopWithPartner(), "shop-policy": shopPolicy()}
+	ext := map[string]string{"text": "txt", "markdown": "md", "json": "json", "dot": "dot", "html": "html"}
 	for name, cfg := range fixtures {
 		for _, format := range Formats() {
 			t.Run(name+"/"+format, func(t *testing.T) {
@@ -379,7 +420,7 @@ func TestGolden(t *testing.T) {
 // schema field.
 func TestJSONSchema(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Build(shopWithPartner()).WriteJSON(&buf); err != nil {
+	if err := Build(shopPolicy()).WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
 	var doc struct {
@@ -391,11 +432,13 @@ func TestJSONSchema(t *testing.T) {
 			GrantTypes      []string `json:"grant_types"`
 			CanObtainTokens bool     `json:"can_obtain_tokens"`
 			Scopes          []string `json:"scopes"`
+			Tags            []string `json:"tags"`
 		} `json:"clients"`
 		Audiences []struct {
-			ID          string `json:"id"`
-			Kind        string `json:"kind"`
-			Description string `json:"description"`
+			ID          string   `json:"id"`
+			Kind        string   `json:"kind"`
+			Description string   `json:"description"`
+			Tags        []string `json:"tags"`
 		} `json:"audiences"`
 		Matrix []struct {
 			Client   string   `json:"client"`
@@ -406,6 +449,25 @@ func TestJSONSchema(t *testing.T) {
 			Kind    string   `json:"kind"`
 			Clients []string `json:"clients"`
 		} `json:"reachable_by"`
+		Rules []struct {
+			Name        string `json:"name"`
+			Kind        string `json:"kind"`
+			Description string `json:"description"`
+			Summary     string `json:"summary"`
+			Violations  int    `json:"violations"`
+		} `json:"rules"`
+		Violations []struct {
+			Rule     string `json:"rule"`
+			Kind     string `json:"kind"`
+			Client   string `json:"client"`
+			Audience string `json:"audience"`
+			Message  string `json:"message"`
+		} `json:"violations"`
+		Warnings []struct {
+			Check   string `json:"check"`
+			Subject string `json:"subject"`
+			Message string `json:"message"`
+		} `json:"warnings"`
 	}
 	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
@@ -415,7 +477,10 @@ func TestJSONSchema(t *testing.T) {
 	if doc.SchemaVersion != 1 || len(doc.Clients) != 6 || len(doc.Matrix) != 6 {
 		t.Errorf("doc = %+v", doc)
 	}
-	if doc.Clients[2].GrantTypes == nil || doc.Clients[2].Scopes == nil {
+	if doc.Clients[2].GrantTypes == nil || doc.Clients[2].Scopes == nil || doc.Audiences[len(doc.Audiences)-1].Tags == nil {
 		t.Error("empty lists must be [] not null")
+	}
+	if len(doc.Rules) != 3 || len(doc.Violations) != 4 || doc.Violations[0].Client != "customer-portal" || doc.Violations[0].Audience != "hr-api" {
+		t.Errorf("rules = %+v, violations = %+v", doc.Rules, doc.Violations)
 	}
 }

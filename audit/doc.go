@@ -5,7 +5,13 @@
 // configure, validate) made executable: Build turns a *config.Config into a
 // Report — the client × audience matrix, the list of clients that can reach
 // each API, and each client's grant types, client type and scopes — and the
-// renderers print it for a terminal, a pull request or a script.
+// renderers print it for a terminal, a pull request or a script (text,
+// markdown, json), or draw it (dot for Graphviz; html, one self-contained
+// page with an inline SVG graph laid out here).
+//
+// Build also checks the configuration's policy rules (see config.Rule)
+// against the matrix — Report.Violations, the same code Evaluate runs for
+// `gatehouse serve` — and lints it (Report.Warnings, the Lint* checks).
 //
 // The package is pure: it reads nothing and writes only to the io.Writer it
 // is given, so `gatehouse audit` can run in CI against a configuration file
@@ -35,14 +41,16 @@
 //	      "type": "confidential",        // "public" (no secret) or "confidential"
 //	      "grant_types": ["authorization_code", "refresh_token"],
 //	      "can_obtain_tokens": true,     // false: no grant types, a pure API
-//	      "scopes": ["openid", "orders:read"]
+//	      "scopes": ["openid", "orders:read"],
+//	      "tags": ["public", "web"]      // policy tags, [] when none
 //	    }
 //	  ],
 //	  "audiences": [                    // the matrix columns
 //	    {
 //	      "id": "order-status-api",
 //	      "kind": "client",              // "client", "external" or "undeclared"
-//	      "description": "..."           // external audiences only, omitted if empty
+//	      "description": "...",          // external audiences only, omitted if empty
+//	      "tags": ["api"]                // [] for undeclared values
 //	    }
 //	  ],
 //	  "matrix": [                       // one row per client, same order as "clients"
@@ -57,6 +65,27 @@
 //	      "kind": "client",
 //	      "clients": ["customer-portal", "backoffice-portal", "order-sync-job"]
 //	    }
+//	  ],
+//	  "rules": [                        // the policy rules, config order
+//	    {
+//	      "name": "only the back office reaches HR",
+//	      "kind": "only",                // "deny", "only" or "require"
+//	      "description": "...",          // omitted if empty
+//	      "summary": "only backoffice-portal may reach hr-api",
+//	      "violations": 0                // 0 = the rule passes
+//	    }
+//	  ],
+//	  "violations": [                   // grouped by rule; non-empty fails the audit
+//	    {
+//	      "rule": "public clients never reach internal APIs",
+//	      "kind": "deny",
+//	      "client": "customer-portal",   // omitted when it concerns an external audience alone
+//	      "audience": "hr-api",          // omitted for require rules
+//	      "message": "customer-portal may obtain tokens for hr-api, which the rule denies (...)"
+//	    }
+//	  ],
+//	  "warnings": [                     // lint; fails the audit only with --strict
+//	    {"check": "api_without_scopes", "subject": "hr-api", "message": "..."}
 //	  ]
 //	}
 //

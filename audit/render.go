@@ -16,22 +16,25 @@ import (
 var ErrUnknownFormat = errors.New("unknown audit format")
 
 // formats maps each format name Write accepts to its renderer. It is the
-// one place a new format (dot and html are planned, issue 6) is added;
+// one place a new format is added;
 // formatNames keeps the order help texts and errors list them in.
 var (
 	formats = map[string]func(*Report, io.Writer) error{
 		"text":     (*Report).WriteText,
 		"markdown": (*Report).WriteMarkdown,
 		"json":     (*Report).WriteJSON,
+		"dot":      (*Report).WriteDOT,
+		"html":     (*Report).WriteHTML,
 	}
-	formatNames = []string{"text", "markdown", "json"}
+	formatNames = []string{"text", "markdown", "json", "dot", "html"}
 )
 
 // Formats returns the format names Write accepts, for flag help and
 // completion. The caller may modify the returned slice.
 func Formats() []string { return append([]string(nil), formatNames...) }
 
-// Write renders r to w in format: "text", "markdown" or "json". Names are
+// Write renders r to w in format: "text", "markdown", "json", "dot" or
+// "html". Names are
 // matched exactly. An unknown format is an error wrapping ErrUnknownFormat
 // that lists the allowed names; nothing is written in that case.
 func Write(w io.Writer, r *Report, format string) error {
@@ -135,7 +138,49 @@ func (r *Report) WriteText(w io.Writer) error {
 		line(cells...)
 	}
 	tw.Flush()
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "Policy")
+	if len(r.Rules) == 0 {
+		fmt.Fprintln(ew, "No policy rules (add a policy: section; see examples/policy.yaml).")
+	}
+	for _, rule := range r.Rules {
+		status := "PASS"
+		if rule.Violations > 0 {
+			status = "FAIL"
+		}
+		fmt.Fprintf(ew, "%s  %s: %s\n", status, textValue(rule.Name), textValue(rule.Summary))
+		for _, v := range r.Violations {
+			if v.Rule == rule.Name {
+				fmt.Fprintf(ew, "      ✗ %s\n", textValue(pairText(v)+v.Message))
+			}
+		}
+	}
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "Warnings")
+	if len(r.Warnings) == 0 {
+		fmt.Fprintln(ew, "None.")
+	}
+	for _, w := range r.Warnings {
+		line(w.Check, textValue(w.Subject), textValue(w.Message))
+	}
+	tw.Flush()
 	return ew.err
+}
+
+// pairText is the "client → audience: " prefix of a violation line, or
+// what there is of it.
+func pairText(v Violation) string {
+	switch {
+	case v.Client != "" && v.Audience != "":
+		return v.Client + " → " + v.Audience + ": "
+	case v.Client != "":
+		return v.Client + ": "
+	case v.Audience != "":
+		return v.Audience + ": "
+	}
+	return ""
 }
 
 // WriteMarkdown writes r as GitHub-flavoured Markdown tables, for a pull
@@ -219,16 +264,63 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintln(ew)
 	if len(r.ReachableBy) == 0 {
 		fmt.Fprintln(ew, "No client's audience names another client or an external audience.")
+	} else {
+		row("API", "Kind", "Reachable by", "Notes")
+		rule("---", 4)
+		for _, a := range r.ReachableBy {
+			who := "nobody"
+			if len(a.Clients) > 0 {
+				who = codeList(a.Clients)
+			}
+			row(code(a.API), string(a.Kind), who, mdText(r.apiNote(a)))
+		}
+	}
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "## Policy")
+	fmt.Fprintln(ew)
+	if len(r.Rules) == 0 {
+		fmt.Fprintln(ew, "No policy rules (add a `policy:` section; see `examples/policy.yaml`).")
+	} else {
+		row("Rule", "Kind", "Says", "Result")
+		rule("---", 4)
+		for _, ru := range r.Rules {
+			result := "✅ pass"
+			if ru.Violations > 0 {
+				result = "❌ " + plural(ru.Violations, "violation", "violations")
+			}
+			row(mdText(ru.Name), ru.Kind, mdText(ru.Summary), result)
+		}
+		if len(r.Violations) > 0 {
+			fmt.Fprintln(ew)
+			fmt.Fprintln(ew, "### Violations")
+			fmt.Fprintln(ew)
+			for _, v := range r.Violations {
+				pair := ""
+				switch {
+				case v.Client != "" && v.Audience != "":
+					pair = code(v.Client) + " → " + code(v.Audience) + ": "
+				case v.Client != "":
+					pair = code(v.Client) + ": "
+				case v.Audience != "":
+					pair = code(v.Audience) + ": "
+				}
+				fmt.Fprintf(ew, "- **%s**: %s%s\n", mdText(v.Rule), pair, mdText(v.Message))
+			}
+		}
+	}
+
+	fmt.Fprintln(ew)
+	fmt.Fprintln(ew, "## Warnings")
+	fmt.Fprintln(ew)
+	if len(r.Warnings) == 0 {
+		fmt.Fprintln(ew, "None.")
 		return ew.err
 	}
-	row("API", "Kind", "Reachable by", "Notes")
-	rule("---", 4)
-	for _, a := range r.ReachableBy {
-		who := "nobody"
-		if len(a.Clients) > 0 {
-			who = codeList(a.Clients)
-		}
-		row(code(a.API), string(a.Kind), who, mdText(r.apiNote(a)))
+	row("Check", "Subject", "Message")
+	rule("---", 3)
+	for _, w := range r.Warnings {
+		row(code(w.Check), code(w.Subject), mdText(w.Message))
 	}
 	return ew.err
 }

@@ -154,10 +154,13 @@ var (
 	signingAlgs    = []string{"ES256", "EdDSA", "RS256"}
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
 	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
-	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users"}
-	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris"}
-	externalKeys   = []string{"id", "description"}
+	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy"}
+	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags"}
+	externalKeys   = []string{"id", "description", "tags"}
 	userKeys       = []string{"username", "password", "password_hash", "claims"}
+	ruleKeys       = []string{"name", "description", "deny", "only", "require"}
+	ruleKinds      = []string{RuleDeny, RuleOnly, RuleRequire}
+	matchKeys      = []string{"from", "from_tags", "to", "to_tags"}
 )
 
 const (
@@ -211,6 +214,10 @@ type decoder struct {
 	clients   []*pos // parallel to Config.Clients
 	externals []*pos // parallel to Config.ExternalAudiences
 	users     []*pos // parallel to Config.Users
+	rules     []*pos // parallel to Config.Policy
+	// kindless marks rules whose unknown key was already reported as an
+	// unknown rule kind, so "the rule has no kind" is not said twice.
+	kindless map[int]bool
 }
 
 func (d *decoder) add(line int, hint, format string, args ...any) {
@@ -389,6 +396,14 @@ func isNull(n *yaml.Node) bool {
 // mapping walks the key/value pairs of a mapping node, reporting unknown and
 // repeated keys, and calls set for each known key with its value.
 func (d *decoder) mapping(n *yaml.Node, where string, known []string, p *pos, set func(key string, v *yaml.Node)) {
+	d.mappingHint(n, where, known, p, nil, set)
+}
+
+// mappingHint is mapping with a caller-supplied hint for an unknown key,
+// used where a bare list of keys would not explain the mistake. unknown is
+// called for every unknown key; a "did you mean" suggestion still wins
+// over its hint, and "" keeps the usual one.
+func (d *decoder) mappingHint(n *yaml.Node, where string, known []string, p *pos, unknown func(key string) string, set func(key string, v *yaml.Node)) {
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
@@ -404,6 +419,11 @@ func (d *decoder) mapping(n *yaml.Node, where string, known []string, p *pos, se
 		seen[key] = k.Line
 		if !slices.Contains(known, key) {
 			hint := "known keys: " + strings.Join(known, ", ")
+			if unknown != nil {
+				if h := unknown(key); h != "" {
+					hint = h
+				}
+			}
 			if key == "<<" {
 				hint = "YAML merge keys are not supported; write the keys out"
 			} else if s := suggest(key, known); s != "" {
@@ -524,6 +544,8 @@ func (d *decoder) decodeConfig(root *yaml.Node, cfg *Config) {
 			d.list(v, key, func(e *yaml.Node, line int) { d.decodeExternal(e, line, cfg) })
 		case "users":
 			d.list(v, key, func(e *yaml.Node, line int) { d.decodeUser(e, line, cfg) })
+		case "policy":
+			d.list(v, key, func(e *yaml.Node, line int) { d.decodeRule(e, line, cfg) })
 		}
 	})
 }
@@ -566,6 +588,8 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 			c.FirstParty = d.boolean(v, key)
 		case "post_logout_redirect_uris":
 			c.PostLogoutRedirectURIs = d.strs(v, key, p)
+		case "tags":
+			c.Tags = d.strs(v, key, p)
 		}
 	})
 	cfg.Clients = append(cfg.Clients, c)
@@ -586,14 +610,83 @@ func (d *decoder) decodeExternal(n *yaml.Node, line int, cfg *Config) {
 				a.ID = d.str(v, key)
 			case "description":
 				a.Description = d.str(v, key)
+			case "tags":
+				a.Tags = d.strs(v, key, p)
 			}
 		})
 	default:
-		d.add(line, "write - ID or - {id: ID, description: TEXT}", "an external audience must be an id or a mapping")
+		d.add(line, "write - ID or - {id: ID, description: TEXT, tags: [TAG]}", "an external audience must be an id or a mapping")
 		return
 	}
 	cfg.ExternalAudiences = append(cfg.ExternalAudiences, a)
 	d.externals = append(d.externals, p)
+}
+
+// decodeRule decodes one policy rule. The kind keys (deny, only, require)
+// are ordinary keys, so a misspelt kind is an unknown key with a hint.
+func (d *decoder) decodeRule(n *yaml.Node, line int, cfg *Config) {
+	if n.Kind != yaml.MappingNode {
+		d.add(line, "write - name: TEXT followed by one of deny:, only: or require:", "a policy rule must be a mapping")
+		return
+	}
+	r := Rule{Line: line}
+	p := newPos(line)
+	unknownKind := func(string) string {
+		if d.kindless == nil {
+			d.kindless = map[int]bool{}
+		}
+		d.kindless[line] = true
+		return "a rule is name: plus one of deny: {from…, to…}, only: {to…, from…} or require: " + strings.Join(Requirements(), "|")
+	}
+	d.mappingHint(n, "policy rule", ruleKeys, p, unknownKind, func(key string, v *yaml.Node) {
+		switch key {
+		case "name":
+			r.Name = d.str(v, key)
+		case "description":
+			r.Description = d.str(v, key)
+		case "deny":
+			r.Deny = d.match(v, key, p)
+		case "only":
+			r.Only = d.match(v, key, p)
+		case "require":
+			r.Require = d.str(v, key)
+		}
+	})
+	cfg.Policy = append(cfg.Policy, r)
+	d.rules = append(d.rules, p)
+}
+
+// match decodes the body of a deny: or only: rule. Its keys' lines go into
+// the rule's pos: a rule has one kind, so they cannot collide.
+func (d *decoder) match(n *yaml.Node, kind string, p *pos) *Match {
+	m := &Match{} // never nil, so the rule's kind is known even when broken
+	if n.Kind != yaml.MappingNode {
+		d.add(n.Line, fmt.Sprintf("write e.g. %s: {from_tags: [public], to_tags: [internal]}", kind), "%s must be a mapping of from, from_tags, to and to_tags", kind)
+		return m
+	}
+	d.mapping(n, kind, matchKeys, p, func(key string, v *yaml.Node) {
+		switch key {
+		case "from":
+			m.From = d.oneOrMany(v, key, p)
+		case "from_tags":
+			m.FromTags = d.strs(v, key, p)
+		case "to":
+			m.To = d.oneOrMany(v, key, p)
+		case "to_tags":
+			m.ToTags = d.strs(v, key, p)
+		}
+	})
+	return m
+}
+
+// oneOrMany is strs that also takes a single value, so "to: hr-api" reads
+// naturally for the common one-API rule.
+func (d *decoder) oneOrMany(n *yaml.Node, key string, p *pos) []string {
+	if n.Kind == yaml.ScalarNode {
+		p.items[key] = append(p.items[key], n.Line)
+		return []string{n.Value}
+	}
+	return d.strs(n, key, p)
 }
 
 func (d *decoder) decodeUser(n *yaml.Node, line int, cfg *Config) {
@@ -716,7 +809,186 @@ func (d *decoder) validate(cfg *Config) {
 	for i := range cfg.Clients {
 		d.validateClient(&cfg.Clients[i], d.clients[i], clientIDs, externalIDs, known)
 	}
+	for i := range cfg.ExternalAudiences {
+		a := &cfg.ExternalAudiences[i]
+		d.validateTags(fmt.Sprintf("external audience %q", a.ID), a.Tags, d.externals[i])
+	}
 	d.validateUsers(cfg)
+	d.validatePolicy(cfg, clientIDs, externalIDs, known)
+}
+
+// validTag is the shape of a tag: short and plain, so that it reads the
+// same in YAML, in a violation message and as a colour key in a picture.
+var validTag = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]*$`)
+
+func (d *decoder) validateTags(who string, tags []string, p *pos) {
+	d.noDuplicates(who, "tags", tags, p)
+	for i, t := range tags {
+		if !validTag.MatchString(t) {
+			d.add(p.item("tags", i), "a tag is letters, digits, '-', '_', '.' and ':', starting with a letter or digit, e.g. hr-data", "%s: invalid tag %q", who, t)
+		}
+	}
+}
+
+// validatePolicy checks every rule's shape and that every ID and tag it
+// names exists: a rule that selects nothing because of a typo would pass
+// forever and protect nothing.
+func (d *decoder) validatePolicy(cfg *Config, clientIDs, externalIDs map[string]int, known []string) {
+	clientTags, externalTags := map[string]bool{}, map[string]bool{}
+	for _, c := range cfg.Clients {
+		for _, t := range c.Tags {
+			clientTags[t] = true
+		}
+	}
+	for _, a := range cfg.ExternalAudiences {
+		for _, t := range a.Tags {
+			externalTags[t] = true
+		}
+	}
+	allTags := make([]string, 0, len(clientTags)+len(externalTags))
+	for t := range clientTags {
+		allTags = append(allTags, t)
+	}
+	for t := range externalTags {
+		if !clientTags[t] {
+			allTags = append(allTags, t)
+		}
+	}
+	sort.Strings(allTags)
+	clientList := make([]string, 0, len(clientIDs))
+	for id := range clientIDs {
+		clientList = append(clientList, id)
+	}
+	sort.Strings(clientList)
+
+	names := map[string]int{}
+	for i := range cfg.Policy {
+		r, p := &cfg.Policy[i], d.rules[i]
+		who := fmt.Sprintf("policy rule %q", r.Name)
+		switch {
+		case r.Name == "":
+			d.add(r.Line, "add name: TEXT; a violation reports the rule by its name", "policy rule without a name")
+			who = fmt.Sprintf("policy rule at line %d", r.Line)
+		case names[r.Name] != 0:
+			d.add(p.at("name"), fmt.Sprintf("first defined at line %d; names must be unique so a violation points at one rule", names[r.Name]), "duplicate policy rule name %q", r.Name)
+		default:
+			names[r.Name] = r.Line
+		}
+
+		var kinds []string
+		for _, k := range ruleKinds {
+			if _, ok := p.keys[k]; ok {
+				kinds = append(kinds, k)
+			}
+		}
+		switch {
+		case len(kinds) == 0 && !d.kindless[r.Line]:
+			d.add(r.Line, "add one of deny: {from_tags: [..], to_tags: [..]}, only: {to: ID, from: [ID]} or require: "+strings.Join(Requirements(), "|"), "%s has no rule kind", who)
+		case len(kinds) > 1:
+			d.add(p.at(kinds[1]), "split it into one rule per kind", "%s has more than one kind: %s", who, strings.Join(kinds, " and "))
+		}
+
+		for _, k := range []struct {
+			name string
+			m    *Match
+		}{{RuleDeny, r.Deny}, {RuleOnly, r.Only}} {
+			if k.m == nil {
+				if _, written := p.keys[k.name]; written {
+					d.add(p.at(k.name), fmt.Sprintf("write e.g. %s: {from_tags: [public], to_tags: [internal]}", k.name), "%s: %s is empty", who, k.name)
+				}
+				continue
+			}
+			d.validateMatch(who, k.name, k.m, p, clientIDs, externalIDs, clientList, known, clientTags, externalTags, allTags)
+		}
+
+		if _, written := p.keys["require"]; written && !slices.Contains(Requirements(), r.Require) {
+			hint := "one of " + strings.Join(Requirements(), ", ")
+			if s := suggest(r.Require, Requirements()); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			d.add(p.at("require"), hint, "%s: unknown requirement %q", who, r.Require)
+		}
+	}
+}
+
+func (d *decoder) validateMatch(who, kind string, m *Match, p *pos, clientIDs, externalIDs map[string]int, clientList, known []string, clientTags, externalTags map[string]bool, allTags []string) {
+	if len(m.From)+len(m.FromTags) == 0 || len(m.To)+len(m.ToTags) == 0 {
+		example := "{from_tags: [public], to_tags: [internal]}"
+		if kind == RuleOnly {
+			example = "{to: hr-api, from: [backoffice-portal]}"
+		}
+		d.add(p.at(kind), "from/from_tags select the clients, to/to_tags the audiences; e.g. "+kind+": "+example,
+			"%s: %s needs both a from side and a to side", who, kind)
+	}
+	for _, key := range matchKeys {
+		var list []string
+		switch key {
+		case "from":
+			list = m.From
+		case "from_tags":
+			list = m.FromTags
+		case "to":
+			list = m.To
+		case "to_tags":
+			list = m.ToTags
+		}
+		d.noDuplicates(who, key, list, p)
+		for i, v := range list {
+			line := p.item(key, i)
+			switch key {
+			case "from":
+				if _, ok := clientIDs[v]; ok {
+					continue
+				}
+				if _, ok := externalIDs[v]; ok {
+					d.add(line, "an external audience obtains no tokens from Gatehouse; list client ids under from", "%s: from names external audience %q", who, v)
+					continue
+				}
+				hint := "from lists client ids"
+				if s := suggest(v, clientList); s != "" {
+					hint = fmt.Sprintf("did you mean %q?", s)
+				}
+				d.add(line, hint, "%s: from names %q, which is not a client id", who, v)
+			case "to":
+				if _, ok := clientIDs[v]; ok {
+					continue
+				}
+				if _, ok := externalIDs[v]; ok {
+					continue
+				}
+				hint := "to lists client ids or external audiences"
+				if s := suggest(v, known); s != "" {
+					hint = fmt.Sprintf("did you mean %q?", s)
+				}
+				d.add(line, hint, "%s: to names %q, which is not a client id or an external audience", who, v)
+			case "from_tags":
+				if clientTags[v] {
+					continue
+				}
+				if externalTags[v] {
+					d.add(line, "from_tags selects clients; tag a client with it, or move it to to_tags", "%s: tag %q is carried only by external audiences, which obtain no tokens", who, v)
+					continue
+				}
+				d.add(line, tagHint(v, allTags), "%s: no client carries tag %q", who, v)
+			case "to_tags":
+				if clientTags[v] || externalTags[v] {
+					continue
+				}
+				d.add(line, tagHint(v, allTags), "%s: no client or external audience carries tag %q", who, v)
+			}
+		}
+	}
+}
+
+// tagHint suggests a tag in use, or says how tags are given.
+func tagHint(tag string, inUse []string) string {
+	if s := suggest(tag, inUse); s != "" {
+		return fmt.Sprintf("did you mean %q? tags are compared exactly", s)
+	}
+	if len(inUse) == 0 {
+		return "no entry has tags yet; add tags: [" + tag + "] to the clients or external audiences it should select"
+	}
+	return "add tags: [" + tag + "] to the entries it should select; tags in use: " + strings.Join(inUse, ", ")
 }
 
 func (d *decoder) validateServer(cfg *Config) {
@@ -864,6 +1136,8 @@ func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[s
 		}
 		d.add(p.item("audience", i), hint, "%s: audience %q is not a client id or an external audience", who, a)
 	}
+
+	d.validateTags(who, c.Tags, p)
 
 	d.noDuplicates(who, "scopes", c.Scopes, p)
 	for i, s := range c.Scopes {

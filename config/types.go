@@ -6,7 +6,10 @@
 // once with its file:line and a hint.
 package config
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Defaults applied by Load when a field is absent.
 const (
@@ -39,6 +42,9 @@ type Config struct {
 	Clients           []Client           `yaml:"clients"`
 	ExternalAudiences []ExternalAudience `yaml:"external_audiences"`
 	Users             []User             `yaml:"users"`
+	// Policy holds the rules `gatehouse audit` checks and `gatehouse
+	// serve` refuses to start without; see Rule.
+	Policy []Rule `yaml:"policy"`
 
 	// Path is the file the configuration was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -65,6 +71,10 @@ type Client struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may return the
 	// user (OIDC RP-Initiated Logout §3), matched exactly.
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// Tags label the client for policy rules (e.g. public, internal,
+	// hr-data). They are explicit: nothing is derived from other fields,
+	// so a reviewer sees every label a rule depends on.
+	Tags []string `yaml:"tags"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -76,11 +86,121 @@ func (c *Client) Public() bool { return c.Secret == "" }
 
 // ExternalAudience is an audience value that is not a Gatehouse client, such
 // as a third-party API. In YAML it is either a plain string (the ID) or a
-// mapping with id and description.
+// mapping with id, description and tags.
 type ExternalAudience struct {
 	ID          string `yaml:"id"`
 	Description string `yaml:"description"`
-	Line        int    `yaml:"-"`
+	// Tags label the audience for policy rules, like Client.Tags. Only
+	// the mapping form can carry them.
+	Tags []string `yaml:"tags"`
+	Line int      `yaml:"-"`
+}
+
+// Rule is one entry of the policy: section. A rule has a name (it is what
+// a violation reports) and exactly one kind: Deny, Only or Require.
+//
+//	policy:
+//	  - name: public clients never reach internal APIs
+//	    deny: {from_tags: [public], to_tags: [internal]}
+//	  - name: only the back office reaches HR
+//	    only: {to: hr-api, from: [backoffice-portal]}
+//	  - name: APIs declare their scopes
+//	    require: api_scopes
+//
+// Rules are checked against the audience each client is granted (its
+// default aud, which every narrowed request stays within). A client's own
+// ID is always in its audience; that pair is never checked, because a
+// client holding a token for itself reaches nobody else.
+type Rule struct {
+	// Name identifies the rule in violations; names are unique.
+	Name string `yaml:"name"`
+	// Description says why the rule exists (optional, for reviewers).
+	Description string `yaml:"description"`
+	// Deny forbids every client → audience pair the match selects.
+	Deny *Match `yaml:"deny"`
+	// Only allows the audiences the match's To side selects to be
+	// reached only by clients its From side selects.
+	Only *Match `yaml:"only"`
+	// Require names a property every relevant entry must have; one of
+	// the Require* constants.
+	Require string `yaml:"require"`
+
+	// Line is the line of the rule's entry in the file (not a YAML key).
+	Line int `yaml:"-"`
+}
+
+// Kind returns "deny", "only" or "require", or "" for a rule that has no
+// kind (Parse refuses such a rule; one built in Go may still lack it).
+func (r *Rule) Kind() string {
+	switch {
+	case r.Deny != nil:
+		return RuleDeny
+	case r.Only != nil:
+		return RuleOnly
+	case r.Require != "":
+		return RuleRequire
+	}
+	return ""
+}
+
+// Rule kinds, as returned by Rule.Kind and written as the rule's key.
+const (
+	RuleDeny    = "deny"
+	RuleOnly    = "only"
+	RuleRequire = "require"
+)
+
+// Requirements a require: rule can name.
+const (
+	// RequireAPIScopes: every client that is in some other client's
+	// audience (an API) lists the scopes it offers, so tokens for it say
+	// what they allow and not only who they are for.
+	RequireAPIScopes = "api_scopes"
+	// RequireTags: every client and external audience carries at least one
+	// tag, so a new entry cannot slip past tag-based rules unlabelled.
+	RequireTags = "tags"
+)
+
+// Requirements lists the values a require: rule accepts, in the order
+// hints name them.
+func Requirements() []string { return []string{RequireAPIScopes, RequireTags} }
+
+// Match selects client → audience pairs. The From side selects clients by
+// ID (From) or by tag (FromTags); the To side selects audiences — client
+// IDs or external audiences — by ID (To) or tag (ToTags). Within a side,
+// an entry matches if it is listed or carries any listed tag. In YAML,
+// from and to take one ID or a list.
+type Match struct {
+	From     []string `yaml:"from"`
+	FromTags []string `yaml:"from_tags"`
+	To       []string `yaml:"to"`
+	ToTags   []string `yaml:"to_tags"`
+}
+
+// MatchesFrom reports whether the From side selects a client with this ID
+// and these tags.
+func (m *Match) MatchesFrom(id string, tags []string) bool {
+	return selects(m.From, m.FromTags, id, tags)
+}
+
+// MatchesTo reports whether the To side selects an audience with this ID
+// and these tags.
+func (m *Match) MatchesTo(id string, tags []string) bool {
+	return selects(m.To, m.ToTags, id, tags)
+}
+
+// selects compares exactly, like every identifier in Gatehouse: the tag
+// "Internal" is not "internal".
+func selects(ids, wantTags []string, id string, tags []string) bool {
+	if slices.Contains(ids, id) {
+		return true
+	}
+	for _, t := range wantTags {
+		if slices.Contains(tags, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // User is a person who can sign in.
@@ -93,6 +213,21 @@ type User struct {
 	// Claims are extra ID-token / userinfo claims (name, email, ...).
 	Claims map[string]any `yaml:"claims"`
 	Line   int            `yaml:"-"`
+}
+
+// Tags returns the tags of the client or external audience with this ID,
+// or nil when there is none. A client wins over an external audience of
+// the same ID, as it does when a token is accepted.
+func (c *Config) Tags(id string) []string {
+	if cl := c.Client(id); cl != nil {
+		return cl.Tags
+	}
+	for i := range c.ExternalAudiences {
+		if c.ExternalAudiences[i].ID == id {
+			return c.ExternalAudiences[i].Tags
+		}
+	}
+	return nil
 }
 
 // Client returns the client with the given ID, or nil. IDs are compared

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/audit"
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
@@ -41,6 +42,9 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 			if err != nil {
 				return err
 			}
+			if err := checkPolicy(cfg); err != nil {
+				return err
+			}
 			return serve(cmd.Context(), cfg, getenv, logger, o, nil)
 		},
 	}
@@ -52,6 +56,28 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
+}
+
+// checkPolicy refuses a configuration that breaks its own policy rules:
+// serving it would issue tokens the policy forbids. It runs the audit's
+// evaluation, so serve and `gatehouse audit` cannot disagree.
+func checkPolicy(cfg *config.Config) error {
+	vs := audit.Evaluate(cfg)
+	if len(vs) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "refusing to start: %s breaks its policy (%d violation", cfg.Path, len(vs))
+	if len(vs) > 1 {
+		b.WriteString("s")
+	}
+	b.WriteString("):")
+	for _, v := range vs {
+		b.WriteString("\n  ✗ ")
+		b.WriteString(v.String())
+	}
+	fmt.Fprintf(&b, "\nfix the configuration or the rule; gatehouse audit --config %s shows the full report", cfg.Path)
+	return errors.New(b.String())
 }
 
 func newLogger(w interface{ Write([]byte) (int, error) }, format, level string) (*slog.Logger, error) {
