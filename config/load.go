@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"regexp"
@@ -154,8 +155,8 @@ var (
 	signingAlgs    = []string{"ES256", "EdDSA", "RS256"}
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
 	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
-	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy"}
-	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags"}
+	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy", "trusted_proxies"}
+	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce"}
 	externalKeys   = []string{"id", "description", "tags"}
 	userKeys       = []string{"username", "password", "password_hash", "claims"}
 	ruleKeys       = []string{"name", "description", "deny", "only", "require"}
@@ -546,8 +547,29 @@ func (d *decoder) decodeConfig(root *yaml.Node, cfg *Config) {
 			d.list(v, key, func(e *yaml.Node, line int) { d.decodeUser(e, line, cfg) })
 		case "policy":
 			d.list(v, key, func(e *yaml.Node, line int) { d.decodeRule(e, line, cfg) })
+		case "trusted_proxies":
+			for i, s := range d.strs(v, key, d.top) {
+				pfx, err := parseCIDR(s)
+				if err != nil {
+					d.add(d.top.item(key, i), "write an address or a CIDR prefix, e.g. 10.0.0.0/8 or 127.0.0.1", "trusted_proxies: %q is not an IP address or prefix", s)
+					continue
+				}
+				cfg.TrustedProxies = append(cfg.TrustedProxies, pfx)
+			}
 		}
 	})
+}
+
+// parseCIDR accepts a prefix or a single address (as a /32 or /128).
+func parseCIDR(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // list calls each for every entry of a sequence, with the entry's line.
@@ -584,6 +606,9 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 			c.Audience = d.strs(v, key, p)
 		case "scopes":
 			c.Scopes = d.strs(v, key, p)
+		case "require_pkce":
+			b := d.boolean(v, key)
+			c.RequirePKCE = &b
 		case "first_party":
 			c.FirstParty = d.boolean(v, key)
 		case "post_logout_redirect_uris":
@@ -1212,6 +1237,11 @@ func (d *decoder) validateUsers(cfg *Config) {
 			d.add(p.at("username"), fmt.Sprintf("first defined at line %d", first), "duplicate username %q", u.Username)
 		} else {
 			seen[u.Username] = u.Line
+		}
+		if c := cfg.Client(u.Username); c != nil {
+			// RFC 9068 §5: a user's sub must never equal a client's, or an
+			// API could not tell the user's tokens from the client's own.
+			d.add(p.at("username"), "rename the user or the client", "username %q is also a client id (line %d): their tokens would share one sub", u.Username, c.Line)
 		}
 		who := fmt.Sprintf("user %q", u.Username)
 		if u.Username == "" {

@@ -160,6 +160,9 @@ func TestParseRejects(t *testing.T) {
 		// Users.
 		{"username missing", head + "users:\n  - password: x " + mark, "user without a username"},
 		{"username duplicate", head + "users:\n  - username: a\n    password: x\n  - username: a " + mark + "\n    password: y", `duplicate username "a"`},
+		{"username equals a client id", head + "clients:\n  - id: job\n    secret: job-secret-1234567890\nusers:\n  - username: job " + mark + "\n    password: x", `username "job" is also a client id`},
+		{"trusted proxy not an address", head + "trusted_proxies: [10.0.0.0/8, nope] " + mark, `trusted_proxies: "nope" is not an IP address`},
+		{"require_pkce not a bool", head + "clients:\n  - id: web\n    secret: web-secret-1234567890\n    require_pkce: yes " + mark, "require_pkce must be true or false"},
 		{"username spaces", head + "users:\n  - username: ' a' " + mark + "\n    password: x", "surrounding whitespace"},
 		{"no password", head + "users:\n  - username: a " + mark, "neither password nor password_hash"},
 		{"both passwords", head + "users:\n  - username: a\n    password: x " + mark + "\n    password_hash: '" + testBcrypt + "'", "both password and password_hash"},

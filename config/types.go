@@ -7,6 +7,7 @@
 package config
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -46,6 +47,11 @@ type Config struct {
 	// serve` refuses to start without; see Rule.
 	Policy []Rule `yaml:"policy"`
 
+	// TrustedProxies are the load balancers and reverse proxies whose
+	// X-Forwarded-For the server believes when it rate-limits and logs by
+	// client address. Empty: the TCP peer is the client.
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+
 	// Path is the file the configuration was read from (not a YAML key).
 	Path string `yaml:"-"`
 }
@@ -65,6 +71,10 @@ type Client struct {
 	Audience []string `yaml:"audience"`
 	// Scopes are the scopes this client may request.
 	Scopes []string `yaml:"scopes"`
+	// RequirePKCE, when false, lets a confidential client use the
+	// authorization code flow without PKCE. Default (nil): required for
+	// every client, as RFC 9700 §2.1.1 recommends.
+	RequirePKCE *bool `yaml:"require_pkce"`
 	// FirstParty clients belong to the operator: users are not asked to
 	// consent to them (offline_access included).
 	FirstParty bool `yaml:"first_party"`
@@ -78,6 +88,12 @@ type Client struct {
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
+}
+
+// PKCERequired reports whether authorization requests must carry a PKCE
+// challenge. Public clients always need one.
+func (c *Client) PKCERequired() bool {
+	return c.Public() || c.RequirePKCE == nil || *c.RequirePKCE
 }
 
 // Public reports whether the client has no secret and so cannot

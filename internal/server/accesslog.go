@@ -60,7 +60,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.Duration("dur", time.Since(start)),
 			slog.String("client", lw.client),
 			slog.String("outcome", lw.outcome),
-			slog.String("remote", remoteIP(r)),
+			slog.String("remote", s.clientIP(r)),
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
 	})

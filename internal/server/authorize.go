@@ -108,8 +108,8 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 		return req, redirectErr(oauth.InvalidRequest("code_challenge_method without code_challenge"))
 	case hasChallenge && !validVerifierSyntax(challenge):
 		return req, redirectErr(oauth.InvalidRequest("code_challenge must be 43 to 128 characters of [A-Za-z0-9-._~]"))
-	case !hasChallenge && c.secret == nil:
-		return req, redirectErr(oauth.InvalidRequest("PKCE is required for public clients: send code_challenge with code_challenge_method=S256"))
+	case !hasChallenge && c.cfg.PKCERequired():
+		return req, redirectErr(oauth.InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256"))
 	}
 	req.challenge = challenge
 

@@ -708,3 +708,22 @@ func TestRefreshFollowsConfiguration(t *testing.T) {
 		t.Errorf("refresh for a removed user: %v", r)
 	}
 }
+
+// TestPKCERequiredByDefault: a confidential client needs PKCE unless its
+// configuration says require_pkce: false (RFC 9700 §2.1.1).
+func TestPKCERequiredByDefault(t *testing.T) {
+	e := start(t)
+	b := newBrowser(t)
+	q := url.Values{"client_id": {"strict-portal"}, "redirect_uri": {"http://127.0.0.1:3000/strict"},
+		"response_type": {"code"}, "scope": {"openid"}, "state": {"s"}}
+	p := b.get(e.srv.URL + "/authorize?" + q.Encode())
+	if p.location == nil || p.location.Query().Get("error") != "invalid_request" {
+		t.Fatalf("no PKCE: %d %v", p.status, p.location)
+	}
+	_, challenge := pkce()
+	q.Set("code_challenge", challenge)
+	q.Set("code_challenge_method", "S256")
+	if p := b.get(e.srv.URL + "/authorize?" + q.Encode()); p.location != nil || !strings.Contains(p.body, `name="password"`) {
+		t.Fatalf("with PKCE: %d %v", p.status, p.location)
+	}
+}

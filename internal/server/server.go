@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"time"
@@ -267,8 +268,44 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "not found: see "+s.issuer+"/.well-known/openid-configuration", http.StatusNotFound)
 }
 
-// clientIP is the caller's address for rate limiting and logs.
-func (s *Server) clientIP(r *http.Request) string { return remoteIP(r) }
+// clientIP is the caller's address for rate limiting and logs. Behind
+// trusted proxies it is the rightmost X-Forwarded-For entry that is not
+// itself a trusted proxy: entries left of it were written by the client
+// and prove nothing.
+func (s *Server) clientIP(r *http.Request) string {
+	peer := remoteIP(r)
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(peer) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			ip := strings.TrimSpace(parts[j])
+			if ip == "" {
+				continue
+			}
+			if !s.trusted(ip) {
+				return ip
+			}
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
 
 // remoteIP is the TCP peer's address.
 func remoteIP(r *http.Request) string {

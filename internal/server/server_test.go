@@ -57,6 +57,7 @@ clients:
   - id: web-portal
     name: Web Portal
     secret: web-portal-secret-123
+    require_pkce: false
     grant_types: [authorization_code, refresh_token]
     redirect_uris: [http://127.0.0.1:3000/callback]
     post_logout_redirect_uris: [http://127.0.0.1:3000/bye]
@@ -69,11 +70,17 @@ clients:
     redirect_uris: [http://127.0.0.1:3000/spa]
     audience: [order-status-api, hr-api]
     scopes: [openid, profile, offline_access, orders:read, hr:read]
+  - id: strict-portal
+    secret: strict-portal-secret-1
+    grant_types: [authorization_code]
+    redirect_uris: [http://127.0.0.1:3000/strict]
+    scopes: [openid]
   - id: slow-hash-job
     secret: SLOWHASH
     grant_types: [client_credentials]
 external_audiences:
   - https://billing.example.com
+trusted_proxies: [10.9.0.0/16]
 users:
   - username: alice
     password: alice-password-1
