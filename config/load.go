@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -155,8 +156,10 @@ var (
 	signingAlgs    = []string{"ES256", "EdDSA", "RS256"}
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
 	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
-	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy", "trusted_proxies"}
-	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce"}
+	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy", "trusted_proxies", "admins"}
+	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce", "routes"}
+	routeKeys      = []string{"path", "methods", "scopes"}
+	httpMethods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 	externalKeys   = []string{"id", "description", "tags"}
 	userKeys       = []string{"username", "password", "password_hash", "claims"}
 	ruleKeys       = []string{"name", "description", "deny", "only", "require"}
@@ -212,10 +215,11 @@ type decoder struct {
 	unexpanded map[int]bool
 
 	top       *pos
-	clients   []*pos // parallel to Config.Clients
-	externals []*pos // parallel to Config.ExternalAudiences
-	users     []*pos // parallel to Config.Users
-	rules     []*pos // parallel to Config.Policy
+	clients   []*pos   // parallel to Config.Clients
+	externals []*pos   // parallel to Config.ExternalAudiences
+	users     []*pos   // parallel to Config.Users
+	rules     []*pos   // parallel to Config.Policy
+	routes    [][]*pos // parallel to Config.Clients, then to each client's Routes
 	// kindless marks rules whose unknown key was already reported as an
 	// unknown rule kind, so "the rule has no kind" is not said twice.
 	kindless map[int]bool
@@ -547,6 +551,8 @@ func (d *decoder) decodeConfig(root *yaml.Node, cfg *Config) {
 			d.list(v, key, func(e *yaml.Node, line int) { d.decodeUser(e, line, cfg) })
 		case "policy":
 			d.list(v, key, func(e *yaml.Node, line int) { d.decodeRule(e, line, cfg) })
+		case "admins":
+			cfg.Admins = d.strs(v, key, d.top)
 		case "trusted_proxies":
 			for i, s := range d.strs(v, key, d.top) {
 				pfx, err := parseCIDR(s)
@@ -590,6 +596,7 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 	}
 	c := Client{Line: line}
 	p := newPos(line)
+	var routes []*pos
 	d.mapping(n, "client", clientKeys, p, func(key string, v *yaml.Node) {
 		switch key {
 		case "id":
@@ -615,10 +622,40 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 			c.PostLogoutRedirectURIs = d.strs(v, key, p)
 		case "tags":
 			c.Tags = d.strs(v, key, p)
+		case "routes":
+			d.list(v, key, func(e *yaml.Node, line int) {
+				if r, rp := d.decodeRoute(e, line); rp != nil {
+					c.Routes = append(c.Routes, r)
+					routes = append(routes, rp)
+				}
+			})
 		}
 	})
 	cfg.Clients = append(cfg.Clients, c)
 	d.clients = append(d.clients, p)
+	d.routes = append(d.routes, routes)
+}
+
+// decodeRoute decodes one entry of a client's routes; a nil pos means the
+// entry was not a mapping (already reported).
+func (d *decoder) decodeRoute(n *yaml.Node, line int) (Route, *pos) {
+	if n.Kind != yaml.MappingNode {
+		d.add(line, "write - {path: /orders/{id}, methods: [GET], scopes: [orders:read]}", "a route must be a mapping")
+		return Route{}, nil
+	}
+	r := Route{Line: line}
+	p := newPos(line)
+	d.mapping(n, "route", routeKeys, p, func(key string, v *yaml.Node) {
+		switch key {
+		case "path":
+			r.Path = d.str(v, key)
+		case "methods":
+			r.Methods = d.strs(v, key, p)
+		case "scopes":
+			r.Scopes = d.strs(v, key, p)
+		}
+	})
+	return r, p
 }
 
 func (d *decoder) decodeExternal(n *yaml.Node, line int, cfg *Config) {
@@ -832,7 +869,13 @@ func (d *decoder) validate(cfg *Config) {
 	sort.Strings(known) // so suggestions are deterministic
 
 	for i := range cfg.Clients {
-		d.validateClient(&cfg.Clients[i], d.clients[i], clientIDs, externalIDs, known)
+		c := &cfg.Clients[i]
+		d.validateClient(c, d.clients[i], clientIDs, externalIDs, known)
+		who := fmt.Sprintf("client %q", c.ID)
+		if c.ID == "" {
+			who = fmt.Sprintf("client at line %d", c.Line)
+		}
+		d.validateRoutes(who, c, d.clients[i], d.routes[i])
 	}
 	for i := range cfg.ExternalAudiences {
 		a := &cfg.ExternalAudiences[i]
@@ -840,6 +883,94 @@ func (d *decoder) validate(cfg *Config) {
 	}
 	d.validateUsers(cfg)
 	d.validatePolicy(cfg, clientIDs, externalIDs, known)
+	d.validateAdmins(cfg, clientIDs, known)
+}
+
+// validateAdmins checks that every admin is a confidential client: a
+// public client authenticates with its id alone, so naming one would open
+// the admin endpoints to anyone.
+func (d *decoder) validateAdmins(cfg *Config, clientIDs map[string]int, known []string) {
+	d.noDuplicates("admins", "admins", cfg.Admins, d.top)
+	for i, id := range cfg.Admins {
+		line := d.top.item("admins", i)
+		if _, ok := clientIDs[id]; !ok {
+			hint := "list client ids; an admin authenticates as that client"
+			if s := suggest(id, known); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			d.add(line, hint, "admins: %q is not a client id", id)
+			continue
+		}
+		if c := cfg.Client(id); c != nil && c.Public() {
+			d.add(line, "give the client a secret, or remove it from admins", "admins: client %q is public (no secret), so it cannot authenticate as an admin", id)
+		}
+	}
+}
+
+// validateRoutes checks a client's routes the way the proxy will use them:
+// every pattern is registered on one net/http.ServeMux, so a pattern that
+// does not parse or two that conflict are found here, not when a proxy
+// fetches them.
+func (d *decoder) validateRoutes(who string, c *Client, p *pos, rps []*pos) {
+	if len(c.Routes) > 0 && c.Public() {
+		d.add(p.at("routes"), "give the client a secret: the proxy fetches the routes authenticated as the API", "%s: a public client (no secret) cannot declare routes", who)
+	}
+	mux := http.NewServeMux()
+	for i := range c.Routes {
+		r, rp := &c.Routes[i], rps[i]
+		where := fmt.Sprintf("%s: route %q", who, r.Path)
+		ok := true
+		switch {
+		case r.Path == "":
+			d.add(r.Line, "write path: /orders/{id}", "%s: a route needs a path", who)
+			ok = false
+		case !strings.HasPrefix(r.Path, "/"):
+			d.add(rp.at("path"), "a route path starts with /, e.g. /orders/{id}; methods go under methods:, and a host is not part of it", "%s: path must start with /", where)
+			ok = false
+		case strings.IndexFunc(r.Path, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) >= 0:
+			d.add(rp.at("path"), "write methods under methods:, not in the path", "%s: path contains whitespace or control characters", where)
+			ok = false
+		}
+		d.noDuplicates(where, "methods", r.Methods, rp)
+		for j, m := range r.Methods {
+			if slices.Contains(httpMethods, m) {
+				continue
+			}
+			hint := "methods are upper-case: " + strings.Join(httpMethods, ", ")
+			if up := strings.ToUpper(m); slices.Contains(httpMethods, up) {
+				hint = fmt.Sprintf("write %q", up)
+			}
+			d.add(rp.item("methods", j), hint, "%s: %q is not an HTTP method", where, m)
+			ok = false
+		}
+		d.noDuplicates(where, "scopes", r.Scopes, rp)
+		for j, s := range r.Scopes {
+			if bad := badScopeChar(s); s == "" || bad != "" {
+				d.add(rp.item("scopes", j), "RFC 6749 §3.3: a scope is printable ASCII without spaces, '\"' or '\\'", "%s: %q is not a valid scope", where, s)
+			}
+		}
+		if !ok {
+			continue
+		}
+		for _, pat := range r.Patterns() {
+			if err := register(mux, pat); err != nil {
+				d.add(rp.at("path"), "see the pattern syntax of net/http.ServeMux: /orders/{id}, /files/{path...}, /static/ (a prefix), /exact/{$}", "%s: %v", where, err)
+				break
+			}
+		}
+	}
+}
+
+// register adds pattern to mux, turning ServeMux's panic on a malformed or
+// conflicting pattern into an error.
+func register(mux *http.ServeMux, pattern string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	mux.Handle(pattern, http.NotFoundHandler())
+	return nil
 }
 
 // validTag is the shape of a tag: short and plain, so that it reads the

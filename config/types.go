@@ -47,6 +47,11 @@ type Config struct {
 	// serve` refuses to start without; see Rule.
 	Policy []Rule `yaml:"policy"`
 
+	// Admins are the clients allowed to call the admin endpoints
+	// (POST /admin/explain), authenticating with their own credentials.
+	// Each must be a confidential client of this file.
+	Admins []string `yaml:"admins"`
+
 	// TrustedProxies are the load balancers and reverse proxies whose
 	// X-Forwarded-For the server believes when it rate-limits and logs by
 	// client address. Empty: the TCP peer is the client.
@@ -85,9 +90,46 @@ type Client struct {
 	// hr-data). They are explicit: nothing is derived from other fields,
 	// so a reviewer sees every label a rule depends on.
 	Tags []string `yaml:"tags"`
+	// Routes are the API's routes and the scopes each needs: the one source
+	// of truth `gatehouse proxy` fetches from GET /routes and enforces,
+	// and `gatehouse audit --who-can` reads. Only a confidential client
+	// can declare routes, because it fetches them authenticated.
+	Routes []Route `yaml:"routes"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
+}
+
+// Route is one entry of a client's routes: requests whose path matches
+// Path, with one of Methods, need a token carrying every one of Scopes.
+//
+//	routes:
+//	  - {path: /orders/{id}, methods: [GET], scopes: [orders:read]}
+type Route struct {
+	// Path is a net/http ServeMux pattern path without method or host,
+	// such as /orders/{id} or /static/ (a prefix); see net/http.ServeMux.
+	Path string `yaml:"path"`
+	// Methods are upper-case HTTP methods; empty means every method. GET
+	// also matches HEAD, as in ServeMux.
+	Methods []string `yaml:"methods"`
+	// Scopes are all required; empty means any valid token for the API.
+	Scopes []string `yaml:"scopes"`
+
+	// Line is the line of the route's entry in the file (not a YAML key).
+	Line int `yaml:"-"`
+}
+
+// Patterns returns the ServeMux patterns of the route: one per method
+// ("GET /orders/{id}"), or the bare path when no method is given.
+func (r *Route) Patterns() []string {
+	if len(r.Methods) == 0 {
+		return []string{r.Path}
+	}
+	out := make([]string, len(r.Methods))
+	for i, m := range r.Methods {
+		out[i] = m + " " + r.Path
+	}
+	return out
 }
 
 // PKCERequired reports whether authorization requests must carry a PKCE

@@ -41,3 +41,28 @@ type AccessClaims struct {
 	Expiry    int64    `json:"exp"`
 	JTI       string   `json:"jti"`
 }
+
+// RouteSet is the body of Gatehouse's routes endpoint (discovery:
+// gatehouse_routes_endpoint): the routes one API declared in the
+// configuration and the scopes each needs, which `gatehouse proxy`
+// enforces.
+type RouteSet struct {
+	// API is the client id of the API the routes belong to.
+	API string `json:"api"`
+	// Routes are in configuration order; never null.
+	Routes []Route `json:"routes"`
+}
+
+// Route is one route of a RouteSet.
+type Route struct {
+	// Path is a net/http ServeMux pattern path (no method, no host).
+	Path string `json:"path"`
+	// Methods are upper-case HTTP methods; empty means every method.
+	Methods []string `json:"methods"`
+	// Scopes are all required of the token; empty means none.
+	Scopes []string `json:"scopes"`
+}
+
+// DiscoveryRoutesEndpoint is the discovery metadata field naming the
+// routes endpoint.
+const DiscoveryRoutesEndpoint = "gatehouse_routes_endpoint"

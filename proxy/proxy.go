@@ -98,6 +98,14 @@ type Config struct {
 	// Scopes are required of every request's token (RFC 6750 §3.1
 	// insufficient_scope otherwise). Empty: any valid token.
 	Scopes []string
+	// Routes, when set, replace Scopes with per-route rules: a request
+	// must match a route and carry that route's scopes (403
+	// insufficient_scope otherwise). A request with a valid token that
+	// matches no route is refused, never forwarded: 404, or 405 with
+	// Allow when only the method is wrong (fail closed). Requests without
+	// a valid token get the usual 401 whether or not a route matches, so
+	// the routes cannot be probed anonymously. Scopes must be empty.
+	Routes *Routes
 	// Realm is the realm of the Bearer challenges (RFC 6750 §3); use the
 	// upstream's audience id. Empty: as httpauth.New decides.
 	Realm string
@@ -144,6 +152,9 @@ func (cfg *Config) validate() error {
 			errs = append(errs, fmt.Errorf("Scopes: %q is not a scope-token (RFC 6749 §3.3: printable ASCII without spaces, '\"' or '\\')", s))
 		}
 	}
+	if cfg.Routes != nil && len(cfg.Scopes) > 0 {
+		errs = append(errs, errors.New("Scopes and Routes are exclusive: with Routes every route names its own scopes"))
+	}
 	if cfg.UpstreamTimeout < 0 {
 		errs = append(errs, errors.New("UpstreamTimeout must not be negative"))
 	}
@@ -170,6 +181,7 @@ func validScope(s string) bool {
 type handler struct {
 	auth      *httpauth.Middleware
 	scopes    []string
+	routes    *Routes
 	upstream  *url.URL
 	stripAuth bool
 	keepHost  bool
@@ -200,6 +212,7 @@ func New(cfg Config) (http.Handler, error) {
 	h := &handler{
 		auth:      httpauth.New(cfg.Verifier, opts...),
 		scopes:    append([]string(nil), cfg.Scopes...),
+		routes:    cfg.Routes,
 		upstream:  &u,
 		stripAuth: cfg.StripAuthorization,
 		keepHost:  cfg.PreserveHost,
@@ -250,7 +263,17 @@ func newTransport(responseHeaderTimeout time.Duration) *http.Transport {
 // writes the access log line.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	claims, aerr := h.auth.Authenticate(r, h.scopes...)
+	scopes := h.scopes
+	var unrouted http.Handler
+	if h.routes != nil {
+		// The route is looked up first so the token is verified once,
+		// with the scopes it must carry.
+		var matched bool
+		if scopes, matched, unrouted = h.routes.match(r); !matched {
+			scopes = nil
+		}
+	}
+	claims, aerr := h.auth.Authenticate(r, scopes...)
 	if aerr == nil {
 		aerr = forwardable(claims)
 	}
@@ -260,6 +283,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &recorder{ResponseWriter: w}
+	if unrouted != nil {
+		// Fail closed: a valid token, but no route declares this request.
+		unrouted.ServeHTTP(rec, r)
+		h.access(r, rec.status(), "deny", "no route matches "+r.Method+" "+r.URL.Path, claims, start)
+		return
+	}
 	defer func() {
 		// ReverseProxy aborts with a panic (http.ErrAbortHandler) when the
 		// upstream's body fails mid-stream; the request still gets its log

@@ -68,7 +68,7 @@ Configuration reference: README.md. Key encryption secret: GATEHOUSE_SECRET
 		newAuditCmd(),
 		newKeysCmd(getenv),
 		newTokenCmd(),
-		newProxyCmd(),
+		newProxyCmd(getenv),
 		newMigrateCmd(),
 		newHashCmd(),
 		newVersionCmd(),

@@ -27,12 +27,19 @@ type proxyFlags struct {
 	readHeaderTimeout, readTimeout     time.Duration
 	writeTimeout, idleTimeout          time.Duration
 	shutdownTimeout                    time.Duration
+	// Route mode: the rules come from the issuer's routes endpoint.
+	clientID, clientSecret string
+	routesRefresh          time.Duration
 }
 
-func newProxyCmd() *cobra.Command {
+// proxySecretEnv names the environment variable that holds the API's
+// client secret, so it need not appear in the process list.
+const proxySecretEnv = "GATEHOUSE_PROXY_CLIENT_SECRET"
+
+func newProxyCmd(getenv env) *cobra.Command {
 	var f proxyFlags
 	cmd := &cobra.Command{
-		Use:   "proxy --issuer URL --audience ID --upstream URL --listen ADDR [--scope S]...",
+		Use:   "proxy --issuer URL --audience ID --upstream URL --listen ADDR [--scope S]... | [--client-id ID]",
 		Short: "Run a reverse proxy that lets only valid access tokens through to an API",
 		Long: `Run a validating reverse proxy in front of an API written in any language.
 
@@ -49,6 +56,17 @@ X-Forwarded-For/-Host/-Proto. The Authorization header is forwarded unless
 --strip-authorization. Make the upstream reachable only through the proxy
 (listen on 127.0.0.1 or a private network), or anyone can send those headers.
 
+Route mode: with --client-id (and the secret in --client-secret or, better,
+$GATEHOUSE_PROXY_CLIENT_SECRET) and no --scope, the proxy fetches the routes
+the API --client-id declares in the issuer's configuration (routes: on the
+client; endpoint gatehouse_routes_endpoint of the discovery document), and
+refreshes them every --routes-refresh. A request must then match a route
+(net/http ServeMux patterns such as "GET /orders/{id}") and its token carry
+that route's scopes: 403 insufficient_scope otherwise. A request with a valid
+token that matches no route is refused with 404 (405 when only the method is
+wrong) and never reaches the upstream: what is not declared is closed. If a
+refresh fails, the routes in force stay.
+
 One access log line per request goes to stderr: method, path, status,
 decision (allow/deny), reason, client, subject, duration; never the token or
 the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
@@ -57,12 +75,20 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
   gatehouse proxy --issuer https://id.example.com --audience order-status-api \
       --upstream http://127.0.0.1:9000 --listen :8080 --scope orders:read
 
-  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/orders/42`,
+  curl -H "Authorization: Bearer $TOKEN" http://localhost:8080/orders/42
+
+  # The same, with the routes and their scopes from the issuer's configuration.
+  GATEHOUSE_PROXY_CLIENT_SECRET=... gatehouse proxy --issuer https://id.example.com \
+      --audience order-status-api --client-id order-status-api \
+      --upstream http://127.0.0.1:9000 --listen :8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(cmd.ErrOrStderr(), f.logFormat, f.logLevel)
 			if err != nil {
 				return err
+			}
+			if f.clientSecret == "" {
+				f.clientSecret, _ = getenv(proxySecretEnv)
 			}
 			return runProxy(cmd.Context(), f, logger, nil)
 		},
@@ -73,6 +99,9 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
 	fl.StringVar(&f.upstream, "upstream", "", "URL of the API behind the proxy, e.g. http://127.0.0.1:9000 (a path is a prefix)")
 	fl.StringVar(&f.listen, "listen", "", "address to listen on, e.g. :8080 or 127.0.0.1:8080")
 	fl.StringArrayVar(&f.scopes, "scope", nil, "scope every token must carry (repeat for several; all are required)")
+	fl.StringVar(&f.clientID, "client-id", "", "route mode: the API's client id; fetch its routes and their scopes from the issuer (no --scope)")
+	fl.StringVar(&f.clientSecret, "client-secret", "", "the API's client secret for --client-id (prefer $"+proxySecretEnv+": flags show in the process list)")
+	fl.DurationVar(&f.routesRefresh, "routes-refresh", time.Minute, "route mode: how often the routes are fetched again")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "do not forward the Authorization header to the upstream")
@@ -101,6 +130,16 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 	if f.tokenCache < 0 {
 		return errors.New("--token-cache must not be negative")
 	}
+	switch {
+	case f.clientID == "" && f.clientSecret != "":
+		return errors.New("--client-secret (or $" + proxySecretEnv + ") is set but --client-id is not")
+	case f.clientID != "" && len(f.scopes) > 0:
+		return errors.New("--scope and --client-id are exclusive: with --client-id every route's scopes come from the issuer")
+	case f.clientID != "" && f.clientSecret == "":
+		return errors.New("--client-id needs the API's secret: set $" + proxySecretEnv + " or --client-secret")
+	case f.clientID != "" && f.routesRefresh <= 0:
+		return errors.New("--routes-refresh must be positive")
+	}
 	// The issuer's keys are loaded now, so a wrong --issuer fails here
 	// rather than as refused tokens; the wait is bounded.
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -114,10 +153,21 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 	if err != nil {
 		return err
 	}
+	var routes *proxy.Routes
+	if f.clientID != "" {
+		var fetcher *proxy.RouteFetcher
+		if routes, fetcher, err = loadRoutes(ctx, f, logger); err != nil {
+			return err
+		}
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go routes.Refresh(rctx, fetcher, f.routesRefresh, logger)
+	}
 	h, err := proxy.New(proxy.Config{
 		Verifier:           v,
 		Upstream:           up,
 		Scopes:             f.scopes,
+		Routes:             routes,
 		Realm:              f.audience,
 		Logger:             logger,
 		StripAuthorization: f.stripAuth,
@@ -143,7 +193,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	logger.Info("gatehouse proxy listening", "addr", ln.Addr().String(), "upstream", up.Redacted(),
-		"issuer", f.issuer, "audience", f.audience, "scopes", f.scopes)
+		"issuer", f.issuer, "audience", f.audience, "scopes", f.scopes, "routes", routes.Len())
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -165,4 +215,29 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// loadRoutes discovers the routes endpoint and fetches the routes once:
+// the proxy does not start without rules, so a wrong --client-id or secret
+// fails here and not as refused requests. The wait is bounded.
+func loadRoutes(ctx context.Context, f proxyFlags, logger *slog.Logger) (*proxy.Routes, *proxy.RouteFetcher, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ep, err := proxy.DiscoverRoutesEndpoint(ctx, nil, f.issuer)
+	if err != nil {
+		return nil, nil, err
+	}
+	fetcher := &proxy.RouteFetcher{Endpoint: ep, ClientID: f.clientID, ClientSecret: f.clientSecret}
+	rs, _, err := fetcher.Fetch(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	routes, err := proxy.NewRoutes(rs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rs) == 0 {
+		logger.Warn("the API declares no routes: every request is refused; add routes: to client " + f.clientID + " in the issuer's configuration")
+	}
+	return routes, fetcher, nil
 }

@@ -54,6 +54,7 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 	cmd.Flags().BoolVar(&o.accessLog, "access-log", true, "log one line per request (never tokens or secrets)")
 	cmd.Flags().StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of the main listener")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
+	cmd.Flags().DurationVar(&o.usageFlush, "usage-flush-interval", server.DefaultUsageFlushInterval, "how often token issuance counts are written to the store (and once at shutdown); see gatehouse audit --usage")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -125,6 +126,7 @@ type serveOptions struct {
 	accessLog     bool
 	metricsListen string
 	gcInterval    time.Duration
+	usageFlush    time.Duration
 }
 
 // serve runs until ctx is cancelled. ready, when not nil, receives the
@@ -161,6 +163,7 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	defer stopRing()
 	go ring.Run(ringCtx)
 	go collectGarbage(ringCtx, st, o.gcInterval, logger)
+	go srv.RunUsage(ringCtx, o.usageFlush)
 	if o.metricsListen != "" {
 		ms := &http.Server{Addr: o.metricsListen, Handler: srv.Metrics(), ReadHeaderTimeout: 5 * time.Second}
 		go func() {
@@ -188,8 +191,14 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	logger.Info("shutting down: draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
+	shutdownErr := hs.Shutdown(sctx)
+	// Every request has finished (or the drain timed out): the counts of
+	// the last tokens go to the store before it is closed.
+	if err := srv.FlushUsage(sctx); err != nil {
+		logger.Error("writing token usage counts at shutdown failed", "error", err)
+	}
+	if shutdownErr != nil {
+		return shutdownErr
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

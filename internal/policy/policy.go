@@ -19,6 +19,9 @@ type Model struct {
 
 type clientPolicy struct {
 	id string
+	// public clients have no secret: they cannot authenticate, so they
+	// are never allowed client_credentials (RFC 6749 §4.4).
+	public bool
 	// defaultGrant is what a request without resource/audience/scope gets;
 	// precomputed so the common case allocates nothing.
 	defaultGrant Grant
@@ -63,6 +66,7 @@ func New(cfg *config.Config) *Model {
 		c := &cfg.Clients[i]
 		p := &clientPolicy{
 			id:           c.ID,
+			public:       c.Public(),
 			allowedAud:   map[string]struct{}{c.ID: {}},
 			allowedScope: make(map[string]struct{}, len(c.Scopes)),
 			grantTypes:   make(map[string]struct{}, len(c.GrantTypes)),
@@ -143,9 +147,96 @@ func (m *Model) Grant(clientID string, req Request) (Grant, *oauth.Error) {
 	if p == nil {
 		return Grant{}, oauth.InvalidClient("unknown client")
 	}
+	return p.grant(req, nil)
+}
+
+// ClientCredentials is the token endpoint's whole decision for a
+// client_credentials request (RFC 6749 §4.4) of an authenticated client:
+// the grant type must be allowed to a confidential client, then Grant
+// applies. The token endpoint and Explain both call it, so an explanation
+// can never disagree with what the endpoint does.
+func (m *Model) ClientCredentials(clientID string, req Request) (Grant, *oauth.Error) {
+	return m.clientCredentials(clientID, req, nil)
+}
+
+// Explanation is what Explain found: either the grant (Audience, AZP,
+// Scope) or the error, and the reasons in the order they were decided. Its
+// JSON form is the answer of the admin explain endpoint and of
+// `gatehouse audit --explain --format json`.
+type Explanation struct {
+	// Client is the client whose request was evaluated.
+	Client string `json:"client"`
+	// Granted is true when the token endpoint would issue a token.
+	Granted bool `json:"granted"`
+	// Audience, AZP and Scope are the claims the access token would carry
+	// (absent when refused; AZP and Scope absent when the token omits
+	// them).
+	Audience oauth.Audience `json:"aud,omitempty"`
+	AZP      string         `json:"azp,omitempty"`
+	Scope    string         `json:"scope,omitempty"`
+	// Error, ErrorDescription and Status are the RFC 6749 §5.2 error and
+	// HTTP status the token endpoint would answer with when refused.
+	Error            string `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+	Status           int    `json:"status,omitempty"`
+	// Reasons say, step by step, why.
+	Reasons []string `json:"reasons"`
+}
+
+// Explain evaluates a client_credentials request of clientID as if it had
+// authenticated, along the very code path of ClientCredentials, and says
+// why it gets what it gets. An unknown client yields the error the
+// endpoint's model gives (invalid_client).
+func (m *Model) Explain(clientID string, req Request) Explanation {
+	why := []string{}
+	g, oe := m.clientCredentials(clientID, req, &why)
+	x := Explanation{Client: clientID, Reasons: why}
+	if oe != nil {
+		x.Error, x.ErrorDescription, x.Status = oe.Code, oe.Description, oe.StatusOrDefault()
+		return x
+	}
+	x.Granted = true
+	x.Audience = slices.Clone(g.Audience)
+	x.AZP = g.AZP
+	x.Scope = g.Scope
+	return x
+}
+
+// clientCredentials is ClientCredentials, recording its reasons in why
+// when why is not nil; the token endpoint passes nil and pays for no
+// strings.
+func (m *Model) clientCredentials(clientID string, req Request, why *[]string) (Grant, *oauth.Error) {
+	p := m.clients[clientID]
+	if p == nil {
+		note(why, "there is no client '"+clientID+"' in the configuration")
+		return Grant{}, oauth.InvalidClient("unknown client")
+	}
+	if why != nil {
+		note(why, "default audience = the client itself ('"+p.id+"') + its configured audience: '"+p.defaultGrant.Audience.String()+"'")
+	}
+	if p.public {
+		note(why, "'"+p.id+"' is a public client (no secret), and client_credentials needs a client that can authenticate")
+		return Grant{}, oauth.UnauthorizedClient("a public client cannot use client_credentials")
+	}
+	if _, ok := p.grantTypes[oauth.GrantClientCredentials]; !ok {
+		note(why, "client_credentials is not in the grant_types of '"+p.id+"'")
+		return Grant{}, oauth.UnauthorizedClient("client '" + p.id + "' is not allowed the client_credentials grant; add it to grant_types in the configuration")
+	}
+	return p.grant(req, why)
+}
+
+// note appends a reason when reasons are being recorded.
+func note(why *[]string, s string) {
+	if why != nil {
+		*why = append(*why, s)
+	}
+}
+
+// grant is Grant for a known client, recording reasons in why (may be nil).
+func (p *clientPolicy) grant(req Request, why *[]string) (Grant, *oauth.Error) {
 	g := p.defaultGrant
 	if len(req.Resources) > 0 || req.Audience != "" {
-		aud, err := p.narrow(req)
+		aud, err := p.narrow(req, why)
 		if err != nil {
 			return Grant{}, err
 		}
@@ -154,25 +245,43 @@ func (m *Model) Grant(clientID string, req Request) (Grant, *oauth.Error) {
 		if len(aud) != 1 || aud[0] != p.id {
 			g.AZP = p.id
 		}
+	} else {
+		note(why, "no resource or audience parameter: aud is the default audience")
+	}
+	if why != nil {
+		if g.AZP != "" {
+			note(why, "azp = '"+p.id+"': aud is not exactly ['"+p.id+"']")
+		} else {
+			note(why, "no azp: aud is exactly the client itself")
+		}
 	}
 	if req.ScopeGiven && req.Scope != "" {
-		scopes, err := p.scopes(req.Scope)
+		scopes, err := p.scopes(req.Scope, why)
 		if err != nil {
 			return Grant{}, err
 		}
 		g.Scopes = scopes
 		g.Scope = strings.Join(scopes, " ")
+	} else if why != nil {
+		if p.defaultGrant.Scope == "" {
+			note(why, "no scope parameter and the client is allowed no scopes: the token carries no scope")
+		} else {
+			note(why, "no scope parameter: scope = every allowed scope of the client: '"+p.defaultGrant.Scope+"'")
+		}
 	}
 	return g, nil
 }
 
-func (p *clientPolicy) narrow(req Request) (oauth.Audience, *oauth.Error) {
+func (p *clientPolicy) narrow(req Request, why *[]string) (oauth.Audience, *oauth.Error) {
 	targets := make(oauth.Audience, 0, len(req.Resources)+2)
-	add := func(t string) *oauth.Error {
+	add := func(param, t string) *oauth.Error {
 		if t == "" {
+			note(why, "an empty "+param+" value was given")
 			return oauth.InvalidTarget("an empty resource or audience value was given")
 		}
 		if _, ok := p.allowedAud[t]; !ok {
+			note(why, param+" '"+t+"' is not in the allowed audience '"+p.defaultGrant.Audience.String()+
+				"': the whole request is refused, even for the targets that are allowed (RFC 8707 §2)")
 			return oauth.InvalidTarget("client '" + p.id + "' may not obtain a token for '" + t +
 				"': its allowed audience is '" + p.defaultGrant.Audience.String() + "'")
 		}
@@ -182,7 +291,7 @@ func (p *clientPolicy) narrow(req Request) (oauth.Audience, *oauth.Error) {
 		return nil
 	}
 	for _, r := range req.Resources {
-		if err := add(r); err != nil {
+		if err := add("resource", r); err != nil {
 			return nil, err
 		}
 	}
@@ -191,27 +300,31 @@ func (p *clientPolicy) narrow(req Request) (oauth.Audience, *oauth.Error) {
 			if a == "" {
 				continue // tolerate double or trailing spaces in a space-separated list
 			}
-			if err := add(a); err != nil {
+			if err := add("audience", a); err != nil {
 				return nil, err
 			}
 		}
 	}
 	if len(targets) == 0 {
+		note(why, "the audience parameter is only spaces: it names no target")
 		return nil, oauth.InvalidTarget("the audience parameter names no target")
 	}
+	note(why, "narrowed by resource/audience to '"+targets.String()+"' (request order, duplicates dropped): every target is in the allowed audience")
 	return targets, nil
 }
 
-func (p *clientPolicy) scopes(s string) ([]string, *oauth.Error) {
+func (p *clientPolicy) scopes(s string, why *[]string) ([]string, *oauth.Error) {
 	var out []string
 	for _, sc := range strings.Split(s, " ") {
 		if sc == "" {
 			continue
 		}
 		if !validScopeToken(sc) {
+			note(why, "requested scope '"+sc+"' is not a valid scope-token")
 			return nil, oauth.InvalidScope("scope '" + sc + "' contains characters RFC 6749 §3.3 does not allow")
 		}
 		if _, ok := p.allowedScope[sc]; !ok {
+			note(why, "requested scope '"+sc+"' is not among the allowed scopes '"+p.defaultGrant.Scope+"'")
 			return nil, oauth.InvalidScope("client '" + p.id + "' may not request scope '" + sc +
 				"': its allowed scopes are '" + p.defaultGrant.Scope + "'")
 		}
@@ -220,8 +333,10 @@ func (p *clientPolicy) scopes(s string) ([]string, *oauth.Error) {
 		}
 	}
 	if len(out) == 0 {
+		note(why, "the scope parameter is only spaces: scope = every allowed scope of the client: '"+p.defaultGrant.Scope+"'")
 		return p.defaultGrant.Scopes, nil
 	}
+	note(why, "scope = the requested scopes '"+strings.Join(out, " ")+"', each allowed to the client")
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/config"
@@ -169,6 +170,54 @@ func BenchmarkGrantDefault(b *testing.B) {
 	for b.Loop() {
 		if _, err := m.Grant("order-sync-job", Request{}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestExplainIsClientCredentials: Explain reports exactly what
+// ClientCredentials decides, with reasons, for grants and refusals alike.
+func TestExplainIsClientCredentials(t *testing.T) {
+	cfg := shop()
+	cfg.Clients = append(cfg.Clients, config.Client{ID: "spa", GrantTypes: []string{"client_credentials"}})
+	for i := range cfg.Clients {
+		if cfg.Clients[i].ID != "spa" {
+			cfg.Clients[i].Secret = "a-secret-of-enough-length"
+		}
+	}
+	m := New(cfg)
+	tests := []struct {
+		client string
+		req    Request
+		code   string
+		reason string
+	}{
+		{"order-sync-job", Request{}, "", "no resource or audience parameter"},
+		{"order-sync-job", Request{Resources: []string{"order-status-api"}}, "", "narrowed by resource/audience to 'order-status-api'"},
+		{"order-sync-job", Request{Audience: "hr-api"}, oauth.CodeInvalidTarget, "audience 'hr-api' is not in the allowed audience"},
+		{"order-sync-job", Request{Scope: "orders:read", ScopeGiven: true}, "", "scope = the requested scopes 'orders:read'"},
+		{"order-sync-job", Request{Scope: "hr:read", ScopeGiven: true}, oauth.CodeInvalidScope, "requested scope 'hr:read' is not among"},
+		{"hr-api", Request{}, "", "the token carries no scope"},
+		{"customer-portal", Request{}, oauth.CodeUnauthorizedClient, "client_credentials is not in the grant_types"},
+		{"spa", Request{}, oauth.CodeUnauthorizedClient, "public client"},
+		{"nobody", Request{}, oauth.CodeInvalidClient, "no client 'nobody'"},
+	}
+	for _, tc := range tests {
+		x := m.Explain(tc.client, tc.req)
+		g, oe := m.ClientCredentials(tc.client, tc.req)
+		code := ""
+		if oe != nil {
+			code = oe.Code
+			if x.ErrorDescription != oe.Description || x.Status != oe.StatusOrDefault() {
+				t.Errorf("%s %+v: explain %q %d, endpoint %q %d", tc.client, tc.req, x.ErrorDescription, x.Status, oe.Description, oe.StatusOrDefault())
+			}
+		} else if x.AZP != g.AZP || x.Scope != g.Scope || !slices.Equal(x.Audience, g.Audience) || !x.Granted {
+			t.Errorf("%s %+v: explain %+v, endpoint %+v", tc.client, tc.req, x, g)
+		}
+		if x.Error != code || code != tc.code {
+			t.Errorf("%s %+v: explain error %q, endpoint %q, want %q", tc.client, tc.req, x.Error, code, tc.code)
+		}
+		if !slices.ContainsFunc(x.Reasons, func(r string) bool { return strings.Contains(r, tc.reason) }) {
+			t.Errorf("%s %+v: reasons %q lack %q", tc.client, tc.req, x.Reasons, tc.reason)
 		}
 	}
 }

@@ -3,11 +3,14 @@ package server_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse/gatehouse/internal/server"
 )
 
 // BenchmarkRefreshGrant measures one refresh-token rotation end to end over
@@ -53,4 +56,40 @@ func signInB(b *testing.B, e *env, cfg *oauth2.Config) string {
 		b.Fatal("sign-in failed")
 	}
 	return p.location.Query().Get("code")
+}
+
+// BenchmarkClientCredentialsUsage measures a client_credentials token
+// request served in-process (client authentication, policy, ES256
+// signature, response) with issuance counting on and off, so the cost of
+// counting shows as the difference: run with -count 10 and compare.
+func BenchmarkClientCredentialsUsage(b *testing.B) {
+	for _, counting := range []bool{false, true} {
+		name := "counting=off"
+		if counting {
+			name = "counting=on"
+		}
+		b.Run(name, func(b *testing.B) {
+			e := start(b)
+			s := newServer(b, parseTestConfig(b, e.srv.URL), e, e.store)
+			if !counting {
+				server.DisableUsage(s)
+			}
+			h := s.Handler()
+			auth := basic("order-sync-job", "sync-job-secret-change-me")
+			body := "grant_type=client_credentials&resource=order-status-api"
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req := httptest.NewRequest("POST", "/token", strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					req.Header.Set("Authorization", auth)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+				}
+			})
+		})
+	}
 }

@@ -105,8 +105,7 @@ func (s *Server) authorizationCodeGrant(w http.ResponseWriter, r *http.Request, 
 		}
 		return
 	}
-	setOutcome(w, g.Audience.String())
-	s.metrics.issued.WithLabelValues(id, oauth.GrantAuthorizationCode, audLabel(g.Audience)).Inc()
+	s.issued(w, id, oauth.GrantAuthorizationCode, g, out.access)
 	s.writeUserTokens(w, out)
 }
 
@@ -202,8 +201,7 @@ func (s *Server) refreshTokenGrant(w http.ResponseWriter, r *http.Request, c *cl
 		}
 		out.idToken = idt
 	}
-	setOutcome(w, g.Audience.String())
-	s.metrics.issued.WithLabelValues(id, oauth.GrantRefreshToken, audLabel(g.Audience)).Inc()
+	s.issued(w, id, oauth.GrantRefreshToken, g, access)
 	s.writeUserTokens(w, out)
 }
 

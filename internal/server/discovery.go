@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"slices"
+
+	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // buildMetadata renders the OpenID Connect Discovery document and the RFC
@@ -35,6 +37,9 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 		"revocation_endpoint_auth_methods_supported":     authMethods,
 		"scopes_supported":                               scopes,
 		"authorization_response_iss_parameter_supported": true,
+		// Gatehouse's own: where an API fetches the routes it declared
+		// (gatehouse proxy discovers it here).
+		oauth.DiscoveryRoutesEndpoint: s.issuer + pathRoutes,
 	}
 	if as, err = json.Marshal(m); err != nil {
 		return nil, nil, err

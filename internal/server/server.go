@@ -85,6 +85,12 @@ type Server struct {
 	secureCookies             bool
 
 	metrics *metrics
+	usage   *usageCounters
+
+	// admins may call the admin endpoints; routeDocs are the GET /routes
+	// answers by client id.
+	admins    map[string]bool
+	routeDocs map[string]routeDoc
 
 	discovery []byte
 	asMeta    []byte
@@ -120,6 +126,7 @@ func New(o Options) (*Server, error) {
 		failures:     newFailureLimiter(6*time.Second, 10, 10000),
 		accessLog:    o.AccessLog,
 		metrics:      newMetrics(),
+		usage:        newUsageCounters(cfg),
 		serveMetrics: o.MetricsOnMainListener,
 	}
 	s.store = &countedStore{Store: o.Store, errs: s.metrics.storeErrs}
@@ -157,6 +164,13 @@ func New(o Options) (*Server, error) {
 	var rnd [16]byte
 	_, _ = rand.Read(rnd[:])
 	s.dummy, _ = secret.Parse(hex.EncodeToString(rnd[:]))
+	s.admins = make(map[string]bool, len(cfg.Admins))
+	for _, id := range cfg.Admins {
+		s.admins[id] = true
+	}
+	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
+		return nil, err
+	}
 	if s.discovery, s.asMeta, err = s.buildMetadata(); err != nil {
 		return nil, err
 	}
@@ -179,6 +193,8 @@ func (s *Server) routes() http.Handler {
 	route(pathUserInfo, s.handleUserInfo)
 	route(pathRevoke, s.handleRevoke)
 	route(pathLogout, s.handleLogout)
+	route(pathRoutes, s.handleRoutes)
+	route(pathExplain, s.handleExplain)
 	mux.Handle(web.StaticPrefix, s.pages.StaticHandler())
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/readyz", s.handleReady)
@@ -201,6 +217,8 @@ const (
 	pathUserInfo   = "/userinfo"
 	pathRevoke     = "/revoke"
 	pathLogout     = "/logout"
+	pathRoutes     = "/routes"
+	pathExplain    = "/admin/explain"
 )
 
 func (s *Server) static(body []byte, cacheControl string) http.HandlerFunc {

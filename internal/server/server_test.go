@@ -91,9 +91,10 @@ users:
 `
 
 type env struct {
-	srv   *httptest.Server
-	store store.Store
-	ring  *keys.Ring
+	srv    *httptest.Server
+	store  store.Store
+	ring   *keys.Ring
+	server *server.Server
 }
 
 // start runs a real server over real SQLite on a loopback port.
@@ -123,6 +124,7 @@ func start(t testing.TB, extra ...func(*config.Config)) *env {
 		t.Fatal(err)
 	}
 	mux.Handle("/", s.Handler())
+	e.server = s
 	return e
 }
 

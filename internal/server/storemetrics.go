@@ -96,3 +96,7 @@ func (c *countedStore) DeleteExpired(ctx context.Context, now time.Time) (int64,
 	n, err := c.Store.DeleteExpired(ctx, now)
 	return n, c.count("delete_expired", err)
 }
+
+func (c *countedStore) AddUsage(ctx context.Context, ds []store.UsageDelta) error {
+	return c.count("add_usage", c.Store.AddUsage(ctx, ds))
+}

@@ -77,19 +77,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // clientCredentialsGrant is RFC 6749 §4.4 with the audience rules of
-// internal/policy; sub is the client itself (RFC 9068 §2.2).
+// internal/policy; sub is the client itself (RFC 9068 §2.2). The decision
+// is policy.Model.ClientCredentials, the same call /admin/explain and
+// `gatehouse audit --explain` make.
 func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, c *clientEntry, p params) {
 	id := c.cfg.ID
-	if c.secret == nil {
-		s.writeError(w, r, oauth.UnauthorizedClient("a public client cannot use client_credentials"))
-		return
-	}
-	if !s.model.MayUseGrant(id, oauth.GrantClientCredentials) {
-		s.writeError(w, r, oauth.UnauthorizedClient("client '"+id+"' is not allowed the client_credentials grant; add it to grant_types in the configuration"))
-		return
-	}
-	req := requestFromParams(p)
-	g, oe := s.model.Grant(id, req)
+	g, oe := s.model.ClientCredentials(id, requestFromParams(p))
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return
@@ -99,11 +92,20 @@ func (s *Server) clientCredentialsGrant(w http.ResponseWriter, r *http.Request, 
 		s.writeError(w, r, oauth.ServerError(err))
 		return
 	}
-	setOutcome(w, g.Audience.String())
-	s.metrics.issued.WithLabelValues(id, oauth.GrantClientCredentials, audLabel(g.Audience)).Inc()
+	s.issued(w, id, oauth.GrantClientCredentials, g, m)
 	s.writeTokenResponse(w, m, g.Scope)
 }
 
+// issued records an issued access token: the access log's outcome, the
+// metrics and the usage counts (every grant goes through here).
+func (s *Server) issued(w http.ResponseWriter, clientID, grant string, g policy.Grant, m issue.Minted) {
+	setOutcome(w, g.Audience.String())
+	s.metrics.issued.WithLabelValues(clientID, grant, audLabel(g.Audience)).Inc()
+	s.usage.count(clientID, g.Audience, m.IssuedAt)
+}
+
+// requestFromParams is the part of a token request that shapes the grant;
+// the token endpoint and /admin/explain read it the same way.
 func requestFromParams(p params) policy.Request {
 	var req policy.Request
 	req.Resources = p.all("resource")

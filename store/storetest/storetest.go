@@ -6,7 +6,7 @@
 // The suite checks the written contract of package store, not an
 // implementation: each subtest asserts real values and fails when a
 // backend gets them wrong. Each aggregate has its own file of tests
-// (keyring.go, code.go, refresh.go, revocation.go, session.go, gc.go); a new aggregate adds a file and its entries to Run.
+// (keyring.go, code.go, refresh.go, revocation.go, session.go, gc.go, usage.go); a new aggregate adds a file and its entries to Run.
 package storetest
 
 import (
@@ -57,6 +57,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Session", testSession},
 		{"Consent", testConsent},
 		{"DeleteExpired", testDeleteExpired},
+		{"UsageEmpty", testUsageEmpty},
+		{"UsageAdd", testUsageAdd},
+		{"UsageInvalid", testUsageInvalid},
+		{"UsageConcurrent", testUsageConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,66 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// explainParamRepeatable: only RFC 8707 "resource" repeats, as at the
+// token endpoint.
+func explainParamRepeatable(k string) bool { return k == "resource" }
+
+// handleExplain answers POST /admin/explain: what a client_credentials
+// request of the client named by client_id, with the given resource,
+// audience and scope, would get and why (policy.Model.Explain, the same
+// decision the token endpoint makes). The caller authenticates with HTTP
+// Basic as a client listed under admins:; client_id in the body names the
+// client to explain, not the caller, so client_secret_post is not
+// possible here.
+//
+// An explained refusal is still a successful explanation: it is answered
+// 200 with the RFC 6749 §5.2 error fields (and the status the token
+// endpoint would use) in the body, so a caller can tell it from a refusal
+// of its own request.
+func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
+	p, oe := s.readForm(w, r, explainParamRepeatable)
+	if oe != nil {
+		s.writeError(w, r, oe)
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+		s.writeError(w, r, oauth.InvalidClient("authenticate as an admin client with HTTP Basic; client_id in the body names the client to explain"))
+		return
+	}
+	if _, has := p.get("client_secret"); has {
+		s.writeError(w, r, oauth.InvalidRequest("do not send client_secret in the body: authenticate with HTTP Basic"))
+		return
+	}
+	subject, ok := p.get("client_id")
+	if !ok {
+		s.writeError(w, r, oauth.InvalidRequest("missing client_id: name the client whose token request to explain"))
+		return
+	}
+	admin, oe := s.authenticateClient(w, r, params{})
+	if oe != nil {
+		s.writeError(w, r, oe)
+		return
+	}
+	if !s.admins[admin.cfg.ID] {
+		s.writeError(w, r, oauth.AccessDenied("client '"+admin.cfg.ID+"' is not listed under admins: in the configuration"))
+		return
+	}
+	if s.clients[subject] == nil {
+		s.writeError(w, r, oauth.InvalidRequest("there is no client '"+safeName(subject)+"' in the configuration"))
+		return
+	}
+	x := s.model.Explain(subject, requestFromParams(p))
+	b, err := json.Marshal(x)
+	if err != nil {
+		s.writeError(w, r, oauth.ServerError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, b)
+}
