@@ -5,109 +5,113 @@ import (
 	"slices"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
-// failureLimiter throttles failed authentications per key. An attempt
-// reserves a token before the credential is checked — so concurrent
-// attempts cannot all slip through while the first ones are still being
-// hashed — and a successful attempt gives it back, so a well-behaved
-// caller is never slowed down. A guesser gets a burst of tries and then one
-// per interval.
+// failureLimiter throttles failed authentications per key with a token
+// bucket. An attempt takes a token before the credential is checked — so
+// concurrent attempts cannot all slip through while the first ones are
+// still being hashed — and a successful attempt puts it back, so a caller
+// with the right credentials is never slowed down however many requests it
+// has in flight. A guesser gets a burst of tries and then one per interval.
+//
+// The bucket is kept by hand rather than with x/time/rate: a refund there
+// (Reservation.Cancel) is only partial once later reservations exist, and
+// under 64 concurrent good requests the partial refunds drained the bucket
+// and turned a legitimate client away.
 type failureLimiter struct {
 	every time.Duration
-	burst int
+	burst float64
 	max   int
 
 	mu sync.Mutex
-	m  map[string]*limiterEntry
+	m  map[string]*bucket
 }
 
-type limiterEntry struct {
-	l    *rate.Limiter
-	seen time.Time
+type bucket struct {
+	tokens float64
+	at     time.Time // when tokens was computed
+	seen   time.Time // last attempt, for eviction
 }
 
 func newFailureLimiter(every time.Duration, burst, maxKeys int) *failureLimiter {
-	return &failureLimiter{every: every, burst: burst, max: maxKeys, m: make(map[string]*limiterEntry)}
+	return &failureLimiter{every: every, burst: float64(burst), max: maxKeys, m: make(map[string]*bucket)}
+}
+
+// refill brings b up to date at now (never backwards: concurrent requests
+// may read the clock out of order).
+func (f *failureLimiter) refill(b *bucket, now time.Time) {
+	if now.After(b.at) {
+		b.tokens = math.Min(f.burst, b.tokens+float64(now.Sub(b.at))/float64(f.every))
+		b.at = now
+	}
 }
 
 // attempt is one reserved try; call succeeded when the credential was
 // right, to give the token back.
 type attempt struct {
-	r   *rate.Reservation
-	now time.Time
+	f   *failureLimiter
+	key string
 }
 
 func (a attempt) succeeded() {
-	if a.r != nil {
-		a.r.CancelAt(a.now)
+	if a.f == nil {
+		return
 	}
+	a.f.mu.Lock()
+	if b := a.f.m[a.key]; b != nil {
+		b.tokens = math.Min(a.f.burst, b.tokens+1)
+	}
+	a.f.mu.Unlock()
 }
 
-// begin reserves a try for key. When none is left it reports false and
-// how many seconds until one is.
+// begin takes a try for key. When none is left it reports false and how
+// many seconds until one is.
 func (f *failureLimiter) begin(key string, now time.Time) (attempt, bool, int) {
 	if len(key) > 256 {
 		key = key[:256] // a long name must not become a long map key
 	}
 	f.mu.Lock()
-	e := f.m[key]
-	if e == nil {
+	defer f.mu.Unlock()
+	b := f.m[key]
+	if b == nil {
 		if len(f.m) >= f.max {
 			f.evictLocked(now)
 		}
-		e = &limiterEntry{l: rate.NewLimiter(rate.Every(f.every), f.burst)}
-		f.m[key] = e
+		b = &bucket{tokens: f.burst, at: now}
+		f.m[key] = b
 	}
-	e.seen = now
-	r := e.l.ReserveN(now, 1)
-	f.mu.Unlock()
-	if !r.OK() {
-		return attempt{}, false, int(math.Ceil(f.every.Seconds()))
+	f.refill(b, now)
+	b.seen = now
+	if b.tokens < 1 {
+		wait := time.Duration((1 - b.tokens) * float64(f.every))
+		return attempt{}, false, max(1, int(math.Ceil(wait.Seconds())))
 	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return attempt{}, false, int(math.Ceil(d.Seconds()))
-	}
-	return attempt{r: r, now: now}, true, 0
+	b.tokens--
+	return attempt{f: f, key: key}, true, 0
 }
 
 // evictLocked forgets keys whose bucket has refilled, then, if the map is
-// still full, the least recently seen half — never everything at once, so
+// still full, the least recently used half — never everything at once, so
 // flooding it with new keys cannot reset a throttled key.
 func (f *failureLimiter) evictLocked(now time.Time) {
-	for k, e := range f.m {
-		if e.l.TokensAt(now) >= float64(f.burst) {
+	for k, b := range f.m {
+		f.refill(b, now)
+		if b.tokens >= f.burst {
 			delete(f.m, k)
 		}
 	}
 	if len(f.m) < f.max {
 		return
 	}
-	var cutoff time.Time
-	{
-		times := make([]time.Time, 0, len(f.m))
-		for _, e := range f.m {
-			times = append(times, e.seen)
-		}
-		// the median last-seen time
-		cutoff = quickMedian(times)
+	times := make([]time.Time, 0, len(f.m))
+	for _, b := range f.m {
+		times = append(times, b.seen)
 	}
-	for k, e := range f.m {
-		if !e.seen.After(cutoff) {
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	cutoff := times[len(times)/2]
+	for k, b := range f.m {
+		if b.seen.Before(cutoff) {
 			delete(f.m, k)
 		}
 	}
-}
-
-func quickMedian(ts []time.Time) time.Time {
-	// Sorting 10k timestamps once per eviction is cheap enough.
-	sortTimes(ts)
-	return ts[len(ts)/2]
-}
-
-func sortTimes(ts []time.Time) {
-	slices.SortFunc(ts, func(a, b time.Time) int { return a.Compare(b) })
 }
