@@ -45,6 +45,13 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 			if err := checkPolicy(cfg); err != nil {
 				return err
 			}
+			if o.accessLog {
+				bw := newBufferedWriter(cmd.ErrOrStderr(), 200*time.Millisecond)
+				defer bw.Close()
+				if o.accessLogger, err = newLogger(bw, logFormat, logLevel); err != nil {
+					return err
+				}
+			}
 			return serve(cmd.Context(), cfg, getenv, logger, o, nil)
 		},
 	}
@@ -124,6 +131,7 @@ func keyOptions(cfg *config.Config, getenv env, logger *slog.Logger) keys.Option
 // serveOptions are serve's command-line settings.
 type serveOptions struct {
 	accessLog     bool
+	accessLogger  *slog.Logger // nil: the main logger
 	metricsListen string
 	gcInterval    time.Duration
 	usageFlush    time.Duration
@@ -142,7 +150,7 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 		return err
 	}
 	srv, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st, Logger: logger,
-		AccessLog: o.accessLog, MetricsOnMainListener: o.metricsListen == ""})
+		AccessLog: o.accessLog, AccessLogger: o.accessLogger, MetricsOnMainListener: o.metricsListen == ""})
 	if err != nil {
 		return err
 	}

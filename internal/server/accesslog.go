@@ -62,6 +62,6 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("outcome", lw.outcome),
 			slog.String("remote", s.clientIP(r)),
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
+		s.accessLogger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
 	})
 }

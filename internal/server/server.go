@@ -43,6 +43,8 @@ type Options struct {
 	Now func() time.Time
 	// AccessLog enables one log line per request (default on in serve).
 	AccessLog bool
+	// AccessLogger receives the access log lines; Logger when nil.
+	AccessLogger *slog.Logger
 	// MetricsOnMainListener serves /metrics next to the protocol
 	// endpoints; otherwise the caller serves Server.Metrics() elsewhere.
 	MetricsOnMainListener bool
@@ -70,6 +72,7 @@ type Server struct {
 	dummy        secret.Checker
 	failures     *failureLimiter
 	accessLog    bool
+	accessLogger *slog.Logger
 	serveMetrics bool
 
 	// slowHashes bounds concurrent argon2id/bcrypt checks (memory).
@@ -113,6 +116,9 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.AccessLogger == nil {
+		o.AccessLogger = o.Logger
+	}
 	cfg := o.Config
 	s := &Server{
 		cfg:          cfg,
@@ -125,6 +131,7 @@ func New(o Options) (*Server, error) {
 		clients:      make(map[string]*clientEntry, len(cfg.Clients)),
 		failures:     newFailureLimiter(6*time.Second, 10, 10000),
 		accessLog:    o.AccessLog,
+		accessLogger: o.AccessLogger,
 		metrics:      newMetrics(),
 		usage:        newUsageCounters(cfg),
 		serveMetrics: o.MetricsOnMainListener,
