@@ -138,6 +138,17 @@ func ParseUncached(stored string) (Checker, error) {
 
 type plainChecker [32]byte
 
+// QuickChecker is implemented by checkers that can sometimes answer
+// without the slow hash: a plain secret always, a cached slow hash when
+// the presented value matched before. decided is false when only Check
+// can tell.
+type QuickChecker interface {
+	QuickCheck(presented string) (match, decided bool)
+}
+
+// QuickCheck always decides: a plain secret costs one SHA-256.
+func (p plainChecker) QuickCheck(presented string) (bool, bool) { return p.Check(presented), true }
+
 func (p plainChecker) Check(presented string) bool {
 	h := sha256.Sum256([]byte(presented))
 	return subtle.ConstantTimeCompare(h[:], p[:]) == 1
@@ -250,6 +261,19 @@ func (c *cachedChecker) mac(presented string) [32]byte {
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
+}
+
+// QuickCheck decides only a remembered match; anything else needs the
+// slow hash.
+func (c *cachedChecker) QuickCheck(presented string) (bool, bool) {
+	m := c.mac(presented)
+	c.mu.RLock()
+	hit := 0
+	for i := range c.good {
+		hit |= subtle.ConstantTimeCompare(c.good[i][:], m[:])
+	}
+	c.mu.RUnlock()
+	return hit == 1, hit == 1
 }
 
 func (c *cachedChecker) Check(presented string) bool {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -20,32 +21,62 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p pa
 	}
 	now := s.now()
 	// Failures are counted per address and client, so a guesser cannot
-	// lock every client out from a shared address (a NAT, a load
-	// balancer without trusted_proxies).
-	att, ok, retry := s.failures.begin(s.clientIP(r)+"\x00"+id, now)
-	if !ok {
-		return nil, oauth.TemporarilyUnavailable("too many failed client authentications; retry later", http.StatusTooManyRequests, retry)
+	// lock every client out from a shared address.
+	key := s.clientIP(r) + "\x00" + id
+	if blocked, retry := s.failures.blocked(key, now); blocked {
+		return nil, tooManyFailures(retry)
 	}
 	c := s.clients[id]
-	authenticated := false
-	switch {
-	case c == nil:
-		s.dummy.Check(sec)
-	case c.secret == nil:
-		// A public client identifies itself; a secret it sends anyway is
-		// a misconfiguration and refused rather than ignored.
-		authenticated = method == oauth.AuthNone
-	default:
-		authenticated = method != oauth.AuthNone && c.secret.Check(sec)
-	}
-	if !authenticated {
+	refuse := func() (*clientEntry, *oauth.Error) {
+		s.failures.fail(key, now)
 		// One answer for every failure: unknown client, wrong secret,
 		// wrong method. The log line carries no unauthenticated id.
+		return nil, oauth.InvalidClient("client authentication failed")
+	}
+	switch {
+	case c != nil && c.secret == nil:
+		// A public client identifies itself; a secret it sends anyway is
+		// a misconfiguration and refused rather than ignored.
+		if method != oauth.AuthNone {
+			return refuse()
+		}
+		setClient(w, id)
+		return c, nil
+	case method == oauth.AuthNone:
+		return refuse()
+	}
+	chk := s.dummy // unknown clients cost the same and never match
+	if c != nil {
+		chk = c.secret
+	}
+	// A cheap check (a plain secret, or a slow hash that matched before)
+	// decides at once: a client with many requests in flight is never
+	// held up by the limiter.
+	if q, ok := chk.(secret.QuickChecker); ok {
+		if match, decided := q.QuickCheck(sec); decided {
+			if !match || c == nil {
+				return refuse()
+			}
+			setClient(w, id)
+			return c, nil
+		}
+	}
+	// The slow hash: reserve the try first, so concurrent guesses cannot
+	// all be hashed before the first failure is counted.
+	att, ok, retry := s.failures.begin(key, now)
+	if !ok {
+		return nil, tooManyFailures(retry)
+	}
+	if c == nil || !chk.Check(sec) {
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
 	att.succeeded()
 	setClient(w, id)
 	return c, nil
+}
+
+func tooManyFailures(retry int) *oauth.Error {
+	return oauth.TemporarilyUnavailable("too many failed client authentications; retry later", http.StatusTooManyRequests, retry)
 }
 
 // clientCredentials extracts the presented credentials and the method.

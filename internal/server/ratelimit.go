@@ -90,6 +90,47 @@ func (f *failureLimiter) begin(key string, now time.Time) (attempt, bool, int) {
 	return attempt{f: f, key: key}, true, 0
 }
 
+// blocked reports, without taking anything, whether key has no tries
+// left and how many seconds until it has one.
+func (f *failureLimiter) blocked(key string, now time.Time) (bool, int) {
+	if len(key) > 256 {
+		key = key[:256]
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.m[key]
+	if b == nil {
+		return false, 0
+	}
+	f.refill(b, now)
+	if b.tokens >= 1 {
+		return false, 0
+	}
+	return true, max(1, int(math.Ceil((1-b.tokens)*f.every.Seconds())))
+}
+
+// fail records a failed try decided without a reservation (a cheap
+// check). Concurrent cheap failures may take the bucket below zero; the
+// extra debt is paid back by waiting, bounded at one burst.
+func (f *failureLimiter) fail(key string, now time.Time) {
+	if len(key) > 256 {
+		key = key[:256]
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.m[key]
+	if b == nil {
+		if len(f.m) >= f.max {
+			f.evictLocked(now)
+		}
+		b = &bucket{tokens: f.burst, at: now}
+		f.m[key] = b
+	}
+	f.refill(b, now)
+	b.seen = now
+	b.tokens = math.Max(-f.burst, b.tokens-1)
+}
+
 // evictLocked forgets keys whose bucket has refilled, then, if the map is
 // still full, the least recently used half — never everything at once, so
 // flooding it with new keys cannot reset a throttled key.

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -501,6 +503,36 @@ func TestMetrics(t *testing.T) {
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestManyConcurrentGoodRequests: a client with the right secret and many
+// requests in flight is never throttled by the failure limiter, for a
+// plain and for a (warmed) hashed secret.
+func TestManyConcurrentGoodRequests(t *testing.T) {
+	e := start(t)
+	for _, c := range []struct{ id, secret string }{
+		{"order-sync-job", "sync-job-secret-change-me"},
+		{"slow-hash-job", "slow-hash-secret-1234"},
+	} {
+		if _, err := ccConfig(e, c.id, c.secret, nil, oauth2.AuthStyleInHeader).Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var bad atomic.Int32
+		for range 64 {
+			wg.Go(func() {
+				for range 5 {
+					if _, err := ccConfig(e, c.id, c.secret, nil, oauth2.AuthStyleInHeader).Token(context.Background()); err != nil {
+						bad.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if bad.Load() != 0 {
+			t.Errorf("%s: %d of 320 concurrent good requests refused", c.id, bad.Load())
 		}
 	}
 }
