@@ -50,6 +50,17 @@ func setOutcome(w http.ResponseWriter, o string) {
 // granted). It never logs a header, body, token or secret.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		level := slog.LevelInfo
+		if isMetadata(r) {
+			// Discovery and JWKS are fetched by every verifier, often and
+			// cacheably; at Info they would drown the log and cost a third
+			// of such a request. They are logged at Debug.
+			level = slog.LevelDebug
+			if !s.accessLogger.Enabled(r.Context(), level) {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
 		start := time.Now()
 		lw := &logWriter{ResponseWriter: w}
 		next.ServeHTTP(lw, r)
@@ -62,6 +73,18 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			slog.String("outcome", lw.outcome),
 			slog.String("remote", s.clientIP(r)),
 		}
-		s.accessLogger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
+		s.accessLogger.LogAttrs(r.Context(), level, "request", attrs[:]...)
 	})
+}
+
+// isMetadata reports a GET of discovery or JWKS.
+func isMetadata(r *http.Request) bool {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false
+	}
+	switch r.URL.Path {
+	case "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", pathJWKS:
+		return true
+	}
+	return false
 }
