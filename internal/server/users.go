@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/secret"
+	"runtime/debug"
 )
 
 // user is a person who can sign in, with the password check prepared once.
@@ -16,6 +17,7 @@ type user struct {
 // checks passwords the way production does (same cost, same timing).
 func loadUsers(cfg *config.Config, gate secret.Gate) (map[string]*user, secret.Checker, error) {
 	users := make(map[string]*user, len(cfg.Users))
+	hashed := false
 	for i := range cfg.Users {
 		u := &cfg.Users[i]
 		stored := u.PasswordHash
@@ -25,6 +27,7 @@ func loadUsers(cfg *config.Config, gate secret.Gate) (map[string]*user, secret.C
 				return nil, nil, err
 			}
 			stored = h
+			hashed = true
 		}
 		chk, err := secret.ParseUncachedGated(stored, gate)
 		if err != nil {
@@ -32,15 +35,20 @@ func loadUsers(cfg *config.Config, gate secret.Gate) (map[string]*user, secret.C
 		}
 		users[u.Username] = &user{cfg: u, check: chk}
 	}
-	// Unknown usernames are checked against this hash so that they cost the
-	// same as a wrong password and do not reveal which users exist.
-	h, err := secret.HashArgon2id("gatehouse-no-such-user")
-	if err != nil {
-		return nil, nil, err
+	if hashed {
+		// Each argon2id hash above held ~19 MiB; give it back to the
+		// system now rather than carry it as resident memory for good.
+		debug.FreeOSMemory()
 	}
-	dummy, err := secret.ParseUncachedGated(h, gate)
+	// Unknown usernames are checked against this hash so that they cost the
+	// same as a wrong password and do not reveal which users exist. It is a
+	// constant (same parameters as HashArgon2id) so that start-up does not
+	// pay, and keep resident, an argon2id computation for it.
+	dummy, err := secret.ParseUncachedGated(dummyUserHash, gate)
 	return users, dummy, err
 }
+
+const dummyUserHash = "$argon2id$v=19$m=19456,t=2,p=1$JmNKqhh3vh1N+FHyQkKQyQ$4KWH2iy+cPg8oKD3H0PY/qpKTiqTm1iJwwoB8ITo3xw"
 
 // Scope-to-claim mapping of OIDC Core §5.4.
 var scopeClaims = map[string][]string{
