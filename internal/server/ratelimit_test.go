@@ -1,7 +1,6 @@
 package server
 
 import (
-	"sync"
 	"testing"
 	"time"
 )
@@ -9,21 +8,39 @@ import (
 func TestFailureLimiter(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	f := newFailureLimiter(time.Minute, 3, 100)
-	// Successes never use up the bucket, however many run at once.
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Go(func() {
-			for range 100 {
-				a, ok, _ := f.begin("good", now)
-				if !ok {
-					t.Error("a caller with the right credentials was throttled")
-					return
-				}
-				a.succeeded()
-			}
-		})
+	// Successes never use up the bucket: each gives its token back.
+	for range 1000 {
+		a, ok, _ := f.begin("good", now)
+		if !ok {
+			t.Fatal("a caller with the right credentials was throttled")
+		}
+		a.succeeded()
 	}
-	wg.Wait()
+	// A reservation holds its token only while the slow check runs: with
+	// a burst of 3, a fourth concurrent slow check waits its turn.
+	held := make([]attempt, 3)
+	for i := range held {
+		held[i], _, _ = f.begin("slow", now)
+	}
+	if _, ok, _ := f.begin("slow", now); ok {
+		t.Fatal("more slow checks in flight than the burst")
+	}
+	for _, a := range held {
+		a.succeeded()
+	}
+	if _, ok, _ := f.begin("slow", now); !ok {
+		t.Fatal("tokens not given back")
+	}
+	// Cheap failures are recorded without a reservation.
+	for range 3 {
+		if b, _ := f.blocked("cheap", now); b {
+			t.Fatal("blocked before three failures")
+		}
+		f.fail("cheap", now)
+	}
+	if b, retry := f.blocked("cheap", now); !b || retry != 60 {
+		t.Fatalf("after three failures: blocked=%v retry=%d", b, retry)
+	}
 	// Failures: three tries, then blocked until the interval passes.
 	for i := range 3 {
 		if _, ok, _ := f.begin("bad", now); !ok {
