@@ -81,6 +81,7 @@ type Store interface {
 	SessionStore
 	ConsentStore
 	UsageStore
+	LoginThrottleStore
 	// DeleteExpired removes what can no longer matter at now, and returns
 	// how many rows it removed:
 	//   - authorization codes, sessions, access records and access-token
@@ -91,7 +92,8 @@ type Store interface {
 	//     a family with ExpiresAt <= now;
 	//   - refresh families with ExpiresAt <= now, but only once no access
 	//     record naming the family is still unexpired, so AccessRevoked
-	//     stays right for the family's last access tokens.
+	//     stays right for the family's last access tokens;
+	//   - login failures noted at or before now - LoginFailureRetention.
 	// Consents, usage counts and the key ring are never removed. The work is done in
 	// bounded batches, each its own short transaction, so a large backlog
 	// never holds the write lock for long; if ctx ends or a batch fails it

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,6 +24,48 @@ const (
 	sessionTTL = 12 * time.Hour
 	codeTTL    = 60 * time.Second
 )
+
+// The per-user lockout that holds across instances. Each instance also
+// keeps its own in-memory limiters (loginByUser, loginByIP: see New), which
+// reserve a try before the password is hashed and so bound how many
+// guesses run at once on one instance; this count, kept in the shared
+// store, bounds the total over every instance: a guesser who spreads
+// attempts over N instances still gets loginFailureLimit per window, not N
+// times that (plus at most what is in flight when the limit is reached).
+const (
+	// loginFailureLimit failed sign-ins of one username within
+	// loginFailureWindow lock it: further attempts, even with the right
+	// password, get the locked page (429) until the oldest failure leaves
+	// the window. A successful sign-in clears the count.
+	loginFailureLimit  = 5
+	loginFailureWindow = 5 * time.Minute
+	// maxThrottledUsername caps the bytes of a username that reach the
+	// throttle key, so an attacker's megabyte-long name costs no more to
+	// hash than a real one. Longer names share their prefix's count.
+	maxThrottledUsername = 256
+	// loginNoteTimeout bounds recording a failure after the client has
+	// hung up (see handleLogin).
+	loginNoteTimeout = 5 * time.Second
+)
+
+// loginThrottleKey is the store key that counts username's failures: a
+// SHA-256 of the capped username, so the shared table never lists account
+// names (often e-mail addresses) and every key has one length. The issuer
+// is mixed in, so two deployments sharing a database do not share counts;
+// every instance of one deployment has the same issuer and so the same
+// key. Unknown usernames get a key like any other: the lock must not
+// reveal which users exist.
+func (s *Server) loginThrottleKey(username string) string {
+	if len(username) > maxThrottledUsername {
+		username = username[:maxThrottledUsername]
+	}
+	h := sha256.New()
+	h.Write([]byte("gatehouse login throttle\x00"))
+	h.Write([]byte(s.issuer))
+	h.Write([]byte{0})
+	h.Write([]byte(username))
+	return hex.EncodeToString(h.Sum(nil))
+}
 
 // handleAuthorize is the authorization endpoint (RFC 6749 §3.1; OIDC Core
 // §3.1.2.1 requires GET and POST). A POST carrying a CSRF token is a step
@@ -135,9 +180,31 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRe
 	// concurrent attempts cannot slip past the limits while hashing.
 	byUser, okUser, _ := s.loginByUser.begin(username, now)
 	byIP, okIP, _ := s.loginByIP.begin(s.clientIP(r), now)
-	if !okUser || !okIP {
-		byUser.succeeded() // give back whichever was reserved: nothing was tried
+	// giveBack returns both reservations: when nothing was tried, or the
+	// password was right.
+	giveBack := func() {
+		byUser.succeeded()
 		byIP.succeeded()
+	}
+	if !okUser || !okIP {
+		giveBack()
+		setOutcome(w, "locked")
+		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
+		return
+	}
+	// The count across instances is checked before the password is hashed:
+	// a locked user costs no hashing, and the right password cannot be
+	// confirmed while locked. A store error fails closed: without the
+	// count the lockout cannot be enforced.
+	key := s.loginThrottleKey(username)
+	failures, err := s.store.LoginFailures(r.Context(), key, now.Add(-loginFailureWindow))
+	if err != nil {
+		giveBack()
+		s.loginUnavailable(w, "counting failed sign-ins", err)
+		return
+	}
+	if failures >= loginFailureLimit {
+		giveBack()
 		setOutcome(w, "locked")
 		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
 		return
@@ -150,12 +217,28 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRe
 		ok = u.check.Check(password)
 	}
 	if !ok {
+		// Recorded even if the client has hung up meanwhile: otherwise
+		// closing the connection as the hash finishes would make a
+		// guess free. The reservations stay taken: a password was tried.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginNoteTimeout)
+		err := s.store.NoteLoginFailure(ctx, key, now)
+		cancel()
+		if err != nil {
+			s.loginUnavailable(w, "recording a failed sign-in", err)
+			return
+		}
 		setOutcome(w, "login_failed")
 		s.showLogin(w, r, req, http.StatusUnauthorized, username, "Wrong username or password.", false)
 		return
 	}
-	byUser.succeeded()
-	byIP.succeeded()
+	giveBack()
+	// Fails closed like the count: a store that cannot clear is not one to
+	// write the session to next, and a count left standing would lock the
+	// user out early after a few later typos.
+	if err := s.store.ClearLoginFailures(r.Context(), key); err != nil {
+		s.loginUnavailable(w, "clearing failed sign-ins", err)
+		return
+	}
 	token, hash, err := issue.NewOpaque()
 	if err != nil {
 		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
@@ -168,6 +251,16 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRe
 	}
 	http.SetCookie(w, s.cookie(s.sessionCookie, token, sessionTTL))
 	s.afterLogin(w, r, req, &sess, false)
+}
+
+// loginUnavailable refuses a sign-in because the store could not count,
+// record or clear failed sign-ins. The lockout cannot be enforced without
+// it, so the login fails closed; the page is the same for every username.
+func (s *Server) loginUnavailable(w http.ResponseWriter, what string, err error) {
+	s.log.Error("login throttle: "+what, "error", err)
+	setOutcome(w, "store_error")
+	s.errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable",
+		"Your sign-in could not be checked right now.", "Wait a moment and try again.")
 }
 
 func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, req *authRequest) {

@@ -140,6 +140,8 @@ func New(o Options) (*Server, error) {
 	s.minter = issue.New(s.issuer, cfg.AccessTokenTTL, o.Keys, o.Now)
 	// A person gets 5 tries, then one per minute; an address 20, then one
 	// every 3 seconds, so one address cannot lock out many users quickly.
+	// These are per instance and bound concurrent guesses on it; the count
+	// across instances is in the store (loginFailureLimit, login.go).
 	s.slowHashes = secret.NewGate(2 * runtime.GOMAXPROCS(0))
 	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000)
 	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000)

@@ -100,3 +100,16 @@ func (c *countedStore) DeleteExpired(ctx context.Context, now time.Time) (int64,
 func (c *countedStore) AddUsage(ctx context.Context, ds []store.UsageDelta) error {
 	return c.count("add_usage", c.Store.AddUsage(ctx, ds))
 }
+
+func (c *countedStore) NoteLoginFailure(ctx context.Context, key string, at time.Time) error {
+	return c.count("note_login_failure", c.Store.NoteLoginFailure(ctx, key, at))
+}
+
+func (c *countedStore) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
+	n, err := c.Store.LoginFailures(ctx, key, since)
+	return n, c.count("login_failures", err)
+}
+
+func (c *countedStore) ClearLoginFailures(ctx context.Context, key string) error {
+	return c.count("clear_login_failures", c.Store.ClearLoginFailures(ctx, key))
+}

@@ -3,7 +3,10 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // gcBatch bounds how many rows one DeleteExpired statement removes. Each
@@ -45,6 +48,11 @@ var gcSteps = []struct{ what, sql string }{
 		SELECT hash FROM auth_codes WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`},
 	{"sessions", `DELETE FROM sessions WHERE id = ANY(ARRAY(
 		SELECT id FROM sessions WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`},
+	// A failure stops mattering LoginFailureRetention after it was noted.
+	{"login failures", `DELETE FROM login_failures WHERE id = ANY(ARRAY(
+		SELECT id FROM login_failures WHERE at <= $1::timestamptz - interval '` +
+		strconv.FormatInt(store.LoginFailureRetention.Milliseconds(), 10) + ` milliseconds'
+		LIMIT $2 FOR UPDATE SKIP LOCKED))`},
 }
 
 // DeleteExpired removes expired runtime state in bounded batches.

@@ -505,6 +505,8 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"GetSession": {`SELECT id FROM sessions WHERE id = $1`, []any{"id"}, []string{"sessions_pkey"}},
 		"RevokeFamiliesBySession": {`UPDATE refresh_families SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL`,
 			[]any{now, "sid"}, []string{"refresh_families_session_id"}},
+		"LoginFailures":      {loginFailuresQuery, []any{"key", now}, []string{"login_failures_key_at"}},
+		"ClearLoginFailures": {`DELETE FROM login_failures WHERE key = $1`, []any{"key"}, []string{"login_failures_key_at"}},
 	}
 	gcWant := map[string][]string{
 		"access records":                     {"access_tokens_expires_at", "access_tokens_pkey"},
@@ -513,6 +515,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"refresh families":                   {"refresh_families_expires_at", "access_tokens_family_id", "refresh_families_pkey"},
 		"authorization codes":                {"auth_codes_expires_at", "auth_codes_pkey"},
 		"sessions":                           {"sessions_expires_at", "sessions_pkey"},
+		"login failures":                     {"login_failures_at", "login_failures_pkey"},
 	}
 	for _, step := range gcSteps {
 		want, ok := gcWant[step.what]

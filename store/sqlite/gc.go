@@ -3,7 +3,10 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
+
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // gcBatch bounds how many rows one DeleteExpired statement removes. Each
@@ -14,8 +17,8 @@ const gcBatch = 500
 // gcSteps are the sweeps, in an order that lets one call finish the job:
 // access records go first, because an unexpired one keeps its family
 // alive; a family's tokens go before the family, so they are counted. Each
-// statement deletes at most ?2 rows chosen through an expires_at index;
-// ?1 is now in Unix milliseconds.
+// statement deletes at most ?2 rows chosen through an expires_at index
+// (login_failures: its at index); ?1 is now in Unix milliseconds.
 var gcSteps = []struct{ what, sql string }{
 	{"access records", `DELETE FROM access_tokens WHERE rowid IN
 		(SELECT rowid FROM access_tokens WHERE expires_at <= ?1 LIMIT ?2)`},
@@ -32,6 +35,10 @@ var gcSteps = []struct{ what, sql string }{
 		(SELECT rowid FROM auth_codes WHERE expires_at <= ?1 LIMIT ?2)`},
 	{"sessions", `DELETE FROM sessions WHERE rowid IN
 		(SELECT rowid FROM sessions WHERE expires_at <= ?1 LIMIT ?2)`},
+	// A failure stops mattering LoginFailureRetention after it was noted.
+	{"login failures", `DELETE FROM login_failures WHERE rowid IN
+		(SELECT rowid FROM login_failures WHERE at <= ?1 - ` +
+		strconv.FormatInt(store.LoginFailureRetention.Milliseconds(), 10) + ` LIMIT ?2)`},
 }
 
 // DeleteExpired removes expired runtime state in bounded batches.

@@ -315,3 +315,32 @@ func TestDeleteExpiredUsesIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginFailuresUsesIndex checks that the per-sign-in count and the
+// clear after a success search the (key, at) index rather than scan.
+func TestLoginFailuresUsesIndex(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	for q, args := range map[string][]any{
+		loginFailuresQuery:                         {"k", 0},
+		`DELETE FROM login_failures WHERE key = ?`: {"k"},
+	} {
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		if len(plan) == 0 || !strings.Contains(strings.Join(plan, "; "), "login_failures_key_at") {
+			t.Errorf("%s: plan %q does not use login_failures_key_at", q, plan)
+		}
+	}
+}

@@ -6,7 +6,9 @@
 // The suite checks the written contract of package store, not an
 // implementation: each subtest asserts real values and fails when a
 // backend gets them wrong. Each aggregate has its own file of tests
-// (keyring.go, code.go, refresh.go, revocation.go, session.go, gc.go, usage.go); a new aggregate adds a file and its entries to Run.
+// (keyring.go, code.go, refresh.go, revocation.go, session.go, gc.go,
+// usage.go, loginthrottle.go); a new aggregate adds a file and its entries
+// to Run.
 package storetest
 
 import (
@@ -61,6 +63,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UsageAdd", testUsageAdd},
 		{"UsageInvalid", testUsageInvalid},
 		{"UsageConcurrent", testUsageConcurrent},
+		{"LoginFailuresCount", testLoginFailuresCount},
+		{"LoginFailuresClear", testLoginFailuresClear},
+		{"LoginFailuresInvalid", testLoginFailuresInvalid},
+		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
+		{"LoginFailuresDeleteExpired", testLoginFailuresDeleteExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Failed sign-ins (store.LoginThrottleStore), in login_failures (migration
+// 4), one row per failure.
+
+// loginFailuresQuery counts a key's failures since a time: a range of the
+// (key, at) index, never a table scan.
+const loginFailuresQuery = `SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?`
+
+// NoteLoginFailure records one failure of key at at.
+func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) error {
+	const op = "note login failure"
+	r := required{op: op}
+	r.str("key", key)
+	r.time("at", at)
+	if err := r.err(); err != nil {
+		return err
+	}
+	return s.withTx(ctx, op, func(tx querier) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`,
+			key, at.UnixMilli()); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		return nil
+	})
+}
+
+// LoginFailures counts key's failures noted at or after since. since is
+// truncated to the millisecond like the stored times, so a failure at or
+// after since is counted however finely either was given.
+func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
+	const op = "login failures"
+	r := required{op: op}
+	r.str("key", key)
+	r.time("since", since)
+	if err := r.err(); err != nil {
+		return 0, err
+	}
+	var n int
+	if err := s.queryRow(ctx, loginFailuresQuery, key, since.UnixMilli()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return n, nil
+}
+
+// ClearLoginFailures forgets every failure of key.
+func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+	const op = "clear login failures"
+	r := required{op: op}
+	r.str("key", key)
+	if err := r.err(); err != nil {
+		return err
+	}
+	return s.withTx(ctx, op, func(tx querier) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, key); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		return nil
+	})
+}
