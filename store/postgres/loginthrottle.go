@@ -17,10 +17,10 @@ const loginFailuresQuery = `SELECT COUNT(*) FROM login_failures WHERE key = $1 A
 // NoteLoginFailure records one failure of key at at.
 func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) error {
 	const op = "note login failure"
-	r := required{op: op}
-	r.str("key", key)
-	r.time("at", at)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("key", key)
+	r.Time("at", at)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO login_failures (key, at) VALUES ($1, $2)`, key, ts(at)); err != nil {
@@ -34,10 +34,10 @@ func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) 
 // after since is counted however finely either was given.
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
 	const op = "login failures"
-	r := required{op: op}
-	r.str("key", key)
-	r.time("since", since)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("key", key)
+	r.Time("since", since)
+	if err := r.Err(); err != nil {
 		return 0, err
 	}
 	var n int
@@ -50,9 +50,9 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 // ClearLoginFailures forgets every failure of key.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	const op = "clear login failures"
-	r := required{op: op}
-	r.str("key", key)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("key", key)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM login_failures WHERE key = $1`, key); err != nil {

@@ -5,9 +5,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"regexp"
-	"strconv"
+
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -24,41 +23,12 @@ import (
 var migrationFiles embed.FS
 
 // migration is one numbered schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = backend.Migration
 
-var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
-
-// loadMigrations reads the embedded migrations in version order and checks
-// that they are numbered 1, 2, 3, … without gaps or duplicates, so a
-// mistake in a new file is caught by the first test that opens a store.
+// loadMigrations reads the embedded migrations in version order; see
+// backend.LoadMigrations.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: reading migrations: %w", err)
-	}
-	// ReadDir returns entries sorted by name, and names start with a
-	// zero-padded number, so this is version order.
-	ms := make([]migration, 0, len(entries))
-	for _, e := range entries {
-		m := migrationName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("postgres: migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		v, _ := strconv.Atoi(m[1])
-		if want := len(ms) + 1; v != want {
-			return nil, fmt.Errorf("postgres: migration file %q has version %d, want %d (versions must run 1, 2, 3, … without gaps)", e.Name(), v, want)
-		}
-		body, err := fs.ReadFile(fsys, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("postgres: reading migration %q: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: m[2], sql: string(body)})
-	}
-	return ms, nil
+	return backend.LoadMigrations(fsys, backendName)
 }
 
 // migrationLockClass is the first half of the two-key advisory lock that
@@ -113,7 +83,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, ms []migration) error {
 		return err
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		if err := applyMigration(ctx, pool, m, len(ms)); err != nil {
@@ -133,7 +103,7 @@ func checkNotNewer(current, known int) error {
 func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration, known int) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if err := lockMigrations(ctx, tx); err != nil {
-			return fmt.Errorf("postgres: migration %04d_%s: taking the migration lock: %w", m.version, m.name, err)
+			return fmt.Errorf("postgres: migration %04d_%s: taking the migration lock: %w", m.Version, m.Name, err)
 		}
 		// Re-read under the lock: another instance may have applied this
 		// migration, or even a newer binary's, since the first look.
@@ -144,16 +114,16 @@ func applyMigration(ctx context.Context, pool *pgxpool.Pool, m migration, known 
 		if err := checkNotNewer(current, known); err != nil {
 			return err
 		}
-		if current >= m.version {
+		if current >= m.Version {
 			return nil // another instance got here first
 		}
 		// No arguments: pgx sends this with the simple protocol, which
 		// runs a file of several statements in one go.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("postgres: applying migration %04d_%s: %w", m.version, m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("postgres: applying migration %04d_%s: %w", m.Version, m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
-			return fmt.Errorf("postgres: recording migration %04d_%s: %w", m.version, m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.Version, m.Name); err != nil {
+			return fmt.Errorf("postgres: recording migration %04d_%s: %w", m.Version, m.Name, err)
 		}
 		return nil
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // Refresh families and tokens (store.RefreshStore).
@@ -43,16 +44,6 @@ func scanTokenFamily(row pgx.Row) (store.RefreshToken, store.RefreshFamily, erro
 	return t, f, nil
 }
 
-// checkFamily validates a family and its first token, filling in the
-// token's FamilyID.
-func checkFamily(r *required, f store.RefreshFamily, first *store.RefreshToken) {
-	r.str("family ID", f.ID)
-	r.time("family ExpiresAt", f.ExpiresAt)
-	r.str("refresh token Hash", first.Hash)
-	r.time("refresh token ExpiresAt", first.ExpiresAt)
-	fillFamilyID(r, "refresh token FamilyID", &first.FamilyID, f.ID)
-}
-
 // queueFamily queues the inserts of a checked family and its first token:
 // two statements.
 func queueFamily(b *pgx.Batch, f store.RefreshFamily, first store.RefreshToken) {
@@ -74,9 +65,9 @@ func queueToken(b *pgx.Batch, t store.RefreshToken) {
 // CreateFamily stores a new family with its first token.
 func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
 	const op = "create refresh family"
-	r := required{op: op}
-	checkFamily(&r, f, &first)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	backend.CheckFamily(&r, f, &first)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	what := []string{fmt.Sprintf("refresh family %q", f.ID), "refresh token"}
@@ -104,15 +95,15 @@ func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken
 // RotateRefresh exchanges the token oldHash for next, detecting reuse.
 func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
 	const op = "rotate refresh token"
-	r := required{op: op}
-	r.str("old hash", oldHash)
-	r.time("now", now)
-	r.str("next Hash", next.Hash)
-	r.check(next.Hash != oldHash, "next Hash equals the old hash")
-	r.time("next ExpiresAt", next.ExpiresAt)
-	r.str("access JTI", access.JTI)
-	r.time("access ExpiresAt", access.ExpiresAt)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("old hash", oldHash)
+	r.Time("now", now)
+	r.Str("next Hash", next.Hash)
+	r.Check(next.Hash != oldHash, "next Hash equals the old hash")
+	r.Time("next ExpiresAt", next.ExpiresAt)
+	r.Str("access JTI", access.JTI)
+	r.Time("access ExpiresAt", access.ExpiresAt)
+	if err := r.Err(); err != nil {
 		return store.RefreshFamily{}, err
 	}
 
@@ -151,10 +142,10 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 
 		// Copies: a retried attempt must start from the caller's values.
 		next, access := next, access
-		rf := required{op: op}
-		fillFamilyID(&rf, "next FamilyID", &next.FamilyID, f.ID)
-		fillFamilyID(&rf, "access FamilyID", &access.FamilyID, f.ID)
-		if err := rf.err(); err != nil {
+		rf := required{Backend: backendName, Op: op}
+		backend.FillFamilyID(&rf, "next FamilyID", &next.FamilyID, f.ID)
+		backend.FillFamilyID(&rf, "access FamilyID", &access.FamilyID, f.ID)
+		if err := rf.Err(); err != nil {
 			return false, err
 		}
 		// The rest in one round trip; a taken next hash or jti fails its
@@ -188,10 +179,10 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 // RevokeFamily revokes a family, keeping an earlier revocation time.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
 	const op = "revoke refresh family"
-	r := required{op: op}
-	r.str("family ID", familyID)
-	r.time("now", now)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("family ID", familyID)
+	r.Time("now", now)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	// One statement, so one transaction: COALESCE keeps the first
@@ -210,10 +201,10 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 // RevokeFamiliesBySession revokes every live family of a session.
 func (s *Store) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
 	const op = "revoke refresh families by session"
-	r := required{op: op}
-	r.str("session ID", sessionID)
-	r.time("now", now)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("session ID", sessionID)
+	r.Time("now", now)
+	if err := r.Err(); err != nil {
 		return 0, err
 	}
 	// One statement is one transaction; it uses the partial index of live

@@ -29,10 +29,10 @@ func (s *Store) RecordAccess(ctx context.Context, a store.AccessRecord) error {
 }
 
 func checkAccess(op string, a store.AccessRecord) error {
-	r := required{op: op}
-	r.str("JTI", a.JTI)
-	r.time("ExpiresAt", a.ExpiresAt)
-	return r.err()
+	r := required{Backend: backendName, Op: op}
+	r.Str("JTI", a.JTI)
+	r.Time("ExpiresAt", a.ExpiresAt)
+	return r.Err()
 }
 
 // insertAccessSQL inserts an access record; a jti already present,

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // Helpers shared by the aggregates.
@@ -164,51 +165,7 @@ func nullString(s string) pgtype.Text {
 	return pgtype.Text{String: s, Valid: s != ""}
 }
 
-// required checks the arguments the contract calls required, so a caller's
-// mistake is an error that names the field rather than a constraint
-// failure (or, for times, a row that never expires).
-type required struct {
-	op   string
-	errs []string
-}
+// required: see backend.Required; backendName prefixes its errors.
+type required = backend.Required
 
-func (r *required) str(name, v string) {
-	if v == "" {
-		r.errs = append(r.errs, name+" is empty")
-	}
-}
-
-func (r *required) time(name string, v time.Time) {
-	if v.IsZero() {
-		r.errs = append(r.errs, name+" is the zero time")
-	}
-}
-
-func (r *required) check(ok bool, msg string) {
-	if !ok {
-		r.errs = append(r.errs, msg)
-	}
-}
-
-func (r *required) err() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
-	msg := r.errs[0]
-	for _, e := range r.errs[1:] {
-		msg += "; " + e
-	}
-	return fmt.Errorf("postgres: %s: %s", r.op, msg)
-}
-
-// fillFamilyID applies the contract's rule for FamilyID fields the store
-// can infer: empty is filled in, anything else must agree.
-func fillFamilyID(r *required, name string, field *string, familyID string) {
-	switch *field {
-	case "":
-		*field = familyID
-	case familyID:
-	default:
-		r.errs = append(r.errs, fmt.Sprintf("%s is %q, want %q (or empty)", name, *field, familyID))
-	}
-}
+const backendName = "postgres"

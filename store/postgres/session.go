@@ -16,10 +16,10 @@ import (
 // CreateSession stores a new session.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	const op = "create session"
-	r := required{op: op}
-	r.str("ID", sess.ID)
-	r.time("ExpiresAt", sess.ExpiresAt)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("ID", sess.ID)
+	r.Time("ExpiresAt", sess.ExpiresAt)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
@@ -59,10 +59,10 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 // PutConsent stores or replaces a consent.
 func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 	const op = "put consent"
-	r := required{op: op}
-	r.str("Subject", c.Subject)
-	r.str("ClientID", c.ClientID)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("Subject", c.Subject)
+	r.Str("ClientID", c.ClientID)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	// ON CONFLICT makes the replace atomic against a concurrent first put.

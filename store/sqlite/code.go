@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // Authorization codes (store.CodeStore).
@@ -45,13 +46,13 @@ func scanCode(row scanner) (store.AuthCode, error) {
 
 // CreateCode stores a new, unused authorization code.
 func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
-	r := required{op: "create code"}
-	r.str("Hash", c.Hash)
-	r.time("ExpiresAt", c.ExpiresAt)
-	r.check(c.UsedAt.IsZero(), "UsedAt is set on a new code")
-	r.check(c.Issued.FamilyID == "" && c.Issued.AccessJTI == "" && c.Issued.AccessExpiresAt.IsZero() &&
+	r := required{Backend: backendName, Op: "create code"}
+	r.Str("Hash", c.Hash)
+	r.Time("ExpiresAt", c.ExpiresAt)
+	r.Check(c.UsedAt.IsZero(), "UsedAt is set on a new code")
+	r.Check(c.Issued.FamilyID == "" && c.Issued.AccessJTI == "" && c.Issued.AccessExpiresAt.IsZero() &&
 		c.Issued.Family == nil && c.Issued.Refresh == nil, "Issued is set on a new code")
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return err
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
@@ -81,11 +82,11 @@ func (s *Store) GetCode(ctx context.Context, hash string) (store.AuthCode, error
 // RedeemCode marks the code used and records, and creates, what it issued.
 func (s *Store) RedeemCode(ctx context.Context, hash string, issued store.Issued, now time.Time) (store.AuthCode, error) {
 	const op = "redeem code"
-	r := required{op: op}
-	r.str("hash", hash)
-	r.time("now", now)
-	r.str("Issued.AccessJTI", issued.AccessJTI)
-	r.time("Issued.AccessExpiresAt", issued.AccessExpiresAt)
+	r := required{Backend: backendName, Op: op}
+	r.Str("hash", hash)
+	r.Time("now", now)
+	r.Str("Issued.AccessJTI", issued.AccessJTI)
+	r.Time("Issued.AccessExpiresAt", issued.AccessExpiresAt)
 	var (
 		fam   store.RefreshFamily
 		first store.RefreshToken
@@ -93,14 +94,14 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, issued store.Issued
 	switch {
 	case issued.Family != nil && issued.Refresh != nil:
 		fam, first = *issued.Family, *issued.Refresh
-		checkFamily(&r, fam, &first)
-		fillFamilyID(&r, "Issued.FamilyID", &issued.FamilyID, fam.ID)
+		backend.CheckFamily(&r, fam, &first)
+		backend.FillFamilyID(&r, "Issued.FamilyID", &issued.FamilyID, fam.ID)
 	case issued.Family != nil || issued.Refresh != nil:
-		r.check(false, "Issued.Family and Issued.Refresh must be set together")
+		r.Check(false, "Issued.Family and Issued.Refresh must be set together")
 	default:
-		r.check(issued.FamilyID == "", "Issued.FamilyID is set but Issued.Family is nil")
+		r.Check(issued.FamilyID == "", "Issued.FamilyID is set but Issued.Family is nil")
 	}
-	if err := r.err(); err != nil {
+	if err := r.Err(); err != nil {
 		return store.AuthCode{}, err
 	}
 

@@ -16,10 +16,10 @@ const loginFailuresQuery = `SELECT COUNT(*) FROM login_failures WHERE key = ? AN
 // NoteLoginFailure records one failure of key at at.
 func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) error {
 	const op = "note login failure"
-	r := required{op: op}
-	r.str("key", key)
-	r.time("at", at)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("key", key)
+	r.Time("at", at)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	return s.withTx(ctx, op, func(tx querier) error {
@@ -36,10 +36,10 @@ func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) 
 // after since is counted however finely either was given.
 func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
 	const op = "login failures"
-	r := required{op: op}
-	r.str("key", key)
-	r.time("since", since)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("key", key)
+	r.Time("since", since)
+	if err := r.Err(); err != nil {
 		return 0, err
 	}
 	var n int
@@ -52,9 +52,9 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 // ClearLoginFailures forgets every failure of key.
 func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
 	const op = "clear login failures"
-	r := required{op: op}
-	r.str("key", key)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("key", key)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	return s.withTx(ctx, op, func(tx querier) error {

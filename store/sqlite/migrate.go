@@ -6,10 +6,9 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
-	"path"
-	"regexp"
-	"strconv"
 	"time"
+
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // migrationFiles holds the schema history. It is append-only: a released
@@ -22,41 +21,12 @@ import (
 var migrationFiles embed.FS
 
 // migration is one numbered schema step.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
+type migration = backend.Migration
 
-var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
-
-// loadMigrations reads the embedded migrations in version order and checks
-// that they are numbered 1, 2, 3, … without gaps or duplicates, so a
-// mistake in a new file is caught by the first test that opens a store.
+// loadMigrations reads the embedded migrations in version order; see
+// backend.LoadMigrations.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	entries, err := fs.ReadDir(fsys, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: reading migrations: %w", err)
-	}
-	// ReadDir returns entries sorted by name, and names start with a
-	// zero-padded number, so this is version order.
-	ms := make([]migration, 0, len(entries))
-	for _, e := range entries {
-		m := migrationName.FindStringSubmatch(e.Name())
-		if m == nil {
-			return nil, fmt.Errorf("sqlite: migration file %q is not named NNNN_name.sql", e.Name())
-		}
-		v, _ := strconv.Atoi(m[1])
-		if want := len(ms) + 1; v != want {
-			return nil, fmt.Errorf("sqlite: migration file %q has version %d, want %d (versions must run 1, 2, 3, … without gaps)", e.Name(), v, want)
-		}
-		body, err := fs.ReadFile(fsys, path.Join("migrations", e.Name()))
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: reading migration %q: %w", e.Name(), err)
-		}
-		ms = append(ms, migration{version: v, name: m[2], sql: string(body)})
-	}
-	return ms, nil
+	return backend.LoadMigrations(fsys, backendName)
 }
 
 // migrate brings the schema up to the newest migration this binary knows.
@@ -83,7 +53,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration, now func() time.Ti
 	}
 
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		if err := applyMigration(ctx, db, m, now); err != nil {
@@ -96,7 +66,7 @@ func migrate(ctx context.Context, db *sql.DB, ms []migration, now func() time.Ti
 func applyMigration(ctx context.Context, db *sql.DB, m migration, now func() time.Time) (err error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: migration %04d_%s: %w", m.version, m.name, err)
+		return fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	defer func() {
 		if err != nil {
@@ -105,22 +75,22 @@ func applyMigration(ctx context.Context, db *sql.DB, m migration, now func() tim
 	}()
 
 	var applied int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&applied); err != nil {
-		return fmt.Errorf("sqlite: migration %04d_%s: %w", m.version, m.name, err)
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&applied); err != nil {
+		return fmt.Errorf("sqlite: migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	if applied > 0 {
 		// Another process got here first; nothing to do.
 		return tx.Rollback()
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("sqlite: applying migration %04d_%s: %w", m.version, m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("sqlite: applying migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-		m.version, m.name, now().UnixMilli()); err != nil {
-		return fmt.Errorf("sqlite: recording migration %04d_%s: %w", m.version, m.name, err)
+		m.Version, m.Name, now().UnixMilli()); err != nil {
+		return fmt.Errorf("sqlite: recording migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: committing migration %04d_%s: %w", m.version, m.name, err)
+		return fmt.Errorf("sqlite: committing migration %04d_%s: %w", m.Version, m.Name, err)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // Refresh families and tokens (store.RefreshStore).
@@ -45,16 +46,6 @@ func scanTokenFamily(row scanner) (store.RefreshToken, store.RefreshFamily, erro
 	return t, f, nil
 }
 
-// checkFamily validates a family and its first token, filling in the
-// token's FamilyID.
-func checkFamily(r *required, f store.RefreshFamily, first *store.RefreshToken) {
-	r.str("family ID", f.ID)
-	r.time("family ExpiresAt", f.ExpiresAt)
-	r.str("refresh token Hash", first.Hash)
-	r.time("refresh token ExpiresAt", first.ExpiresAt)
-	fillFamilyID(r, "refresh token FamilyID", &first.FamilyID, f.ID)
-}
-
 // insertFamily inserts a checked family and its first token.
 func insertFamily(ctx context.Context, tx querier, op string, f store.RefreshFamily, first store.RefreshToken) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, client_id, subject, scopes,
@@ -79,9 +70,9 @@ func insertToken(ctx context.Context, tx querier, op string, t store.RefreshToke
 // CreateFamily stores a new family with its first token.
 func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
 	const op = "create refresh family"
-	r := required{op: op}
-	checkFamily(&r, f, &first)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	backend.CheckFamily(&r, f, &first)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	return s.withTx(ctx, op, func(tx querier) error {
@@ -105,15 +96,15 @@ func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken
 // RotateRefresh exchanges the token oldHash for next, detecting reuse.
 func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
 	const op = "rotate refresh token"
-	r := required{op: op}
-	r.str("old hash", oldHash)
-	r.time("now", now)
-	r.str("next Hash", next.Hash)
-	r.check(next.Hash != oldHash, "next Hash equals the old hash")
-	r.time("next ExpiresAt", next.ExpiresAt)
-	r.str("access JTI", access.JTI)
-	r.time("access ExpiresAt", access.ExpiresAt)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("old hash", oldHash)
+	r.Time("now", now)
+	r.Str("next Hash", next.Hash)
+	r.Check(next.Hash != oldHash, "next Hash equals the old hash")
+	r.Time("next ExpiresAt", next.ExpiresAt)
+	r.Str("access JTI", access.JTI)
+	r.Time("access ExpiresAt", access.ExpiresAt)
+	if err := r.Err(); err != nil {
 		return store.RefreshFamily{}, err
 	}
 
@@ -253,11 +244,11 @@ func rotateInTx(ctx context.Context, tx querier, rot *rotation) (store.RefreshFa
 		return fam, true, store.ErrReused
 	}
 
-	r := required{op: op}
+	r := required{Backend: backendName, Op: op}
 	next, access := rot.next, rot.access
-	fillFamilyID(&r, "next FamilyID", &next.FamilyID, fam.ID)
-	fillFamilyID(&r, "access FamilyID", &access.FamilyID, fam.ID)
-	if err := r.err(); err != nil {
+	backend.FillFamilyID(&r, "next FamilyID", &next.FamilyID, fam.ID)
+	backend.FillFamilyID(&r, "access FamilyID", &access.FamilyID, fam.ID)
+	if err := r.Err(); err != nil {
 		return store.RefreshFamily{}, false, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL`,
@@ -282,10 +273,10 @@ func rotateInTx(ctx context.Context, tx querier, rot *rotation) (store.RefreshFa
 // RevokeFamily revokes a family, keeping an earlier revocation time.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
 	const op = "revoke refresh family"
-	r := required{op: op}
-	r.str("family ID", familyID)
-	r.time("now", now)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("family ID", familyID)
+	r.Time("now", now)
+	if err := r.Err(); err != nil {
 		return err
 	}
 	return s.withTx(ctx, op, func(tx querier) error {
@@ -316,10 +307,10 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 // RevokeFamiliesBySession revokes every live family of a session.
 func (s *Store) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
 	const op = "revoke refresh families by session"
-	r := required{op: op}
-	r.str("session ID", sessionID)
-	r.time("now", now)
-	if err := r.err(); err != nil {
+	r := required{Backend: backendName, Op: op}
+	r.Str("session ID", sessionID)
+	r.Time("now", now)
+	if err := r.Err(); err != nil {
 		return 0, err
 	}
 	// One statement is one transaction.
