@@ -1,28 +1,14 @@
 package proxy_test
 
 import (
-	"os/exec"
-	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
-// TestNoDatabaseDependencies keeps the public proxy free of anything
-// database-related (resource servers need no database) and of the
-// issuer's internals, as verify/deps_test.go does for verify.
+// TestNoDatabaseDependencies keeps the public package free of anything
+// database-related and of the issuer's internals (DESIGN.md: resource
+// servers need no database).
 func TestNoDatabaseDependencies(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go tool not found")
-	}
-	out, err := exec.Command(goTool, "list", "-deps", "github.com/gatehouse/gatehouse/proxy").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		for _, banned := range []string{"database/", "sqlite", "pgx", "postgres", "gatehouse/store", "gatehouse/internal/", "gatehouse/config"} {
-			if strings.Contains(dep, banned) {
-				t.Errorf("proxy depends on %s", dep)
-			}
-		}
-	}
+	testkit.AssertNoDatabaseDeps(t, "github.com/gatehouse/gatehouse/proxy")
 }
