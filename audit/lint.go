@@ -26,6 +26,10 @@ const (
 	LintWildcard = "wildcard"
 	// LintCaseCollision: identifiers or tags that differ only in case.
 	LintCaseCollision = "case_collision"
+	// LintUnreachableRoute: an API route whose scopes no client that can
+	// obtain a token for the API is allowed to request, so every call to
+	// it will be refused with insufficient_scope.
+	LintUnreachableRoute = "unreachable_route"
 )
 
 // Warning is one lint finding: legal but probably not what was meant.
@@ -81,6 +85,28 @@ func (r *Report) lint(cfg *config.Config) {
 			}
 			warn(LintAPICannotAuthenticate, c.ID, "in the audience of %s but has no secret%s: it cannot authenticate to Gatehouse, so it cannot introspect tokens or learn of revocations and can only check them against the public JWKS; give it a secret",
 				strings.Join(users, ", "), extra)
+		}
+	}
+
+	// Routes nobody can call: the API is in no token-holding client's
+	// audience together with every scope the route needs.
+	for _, api := range cfg.Clients {
+		for _, rt := range api.Routes {
+			callable := false
+			for i, row := range r.Matrix {
+				c := cfg.Client(row.Client)
+				if c == nil || !r.Clients[i].CanObtainTokens || !slices.Contains(row.Audience, api.ID) {
+					continue
+				}
+				if subsetOf(rt.Scopes, c.Scopes) {
+					callable = true
+					break
+				}
+			}
+			if !callable {
+				warn(LintUnreachableRoute, api.ID+" "+rt.Path, "route %s of %s needs scopes %q, but no client whose tokens name %s may request all of them: every call will be refused with insufficient_scope; grant the scopes to a client or drop the route",
+					rt.Path, api.ID, strings.Join(rt.Scopes, " "), api.ID)
+			}
 		}
 	}
 
@@ -162,4 +188,14 @@ func caseCollisions(values []string) [][]string {
 		}
 	}
 	return out
+}
+
+// subsetOf reports whether every value of want is in have.
+func subsetOf(want, have []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
 }

@@ -232,6 +232,16 @@ func TestLint(t *testing.T) {
 			want: []string{"wildcard https:", "wildcard https:"},
 		},
 		{
+			name: "a route nobody reaching the API may call",
+			change: func(c *config.Config) {
+				c.Clients[2].Routes = []config.Route{
+					{Path: "/orders/{id}", Methods: []string{"GET"}, Scopes: c.Clients[2].Scopes},
+					{Path: "/orders/{id}", Methods: []string{"DELETE"}, Scopes: []string{"orders:delete"}},
+				}
+			},
+			want: []string{"unreachable_route orders /orders/{id}"},
+		},
+		{
 			name: "ids differing only in case",
 			change: func(c *config.Config) {
 				c.ExternalAudiences = append(c.ExternalAudiences, config.ExternalAudience{ID: "HR"})

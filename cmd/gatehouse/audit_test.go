@@ -77,18 +77,33 @@ func TestAuditPolicyViolationFails(t *testing.T) {
 }
 
 // TestAuditStrict: lint warnings are printed but fail the run only with
-// --strict. The shop's hr-api is an audience that lists no scopes.
+// --strict. The shop with hr-api's scopes removed is an audience that
+// lists no scopes.
 func TestAuditStrict(t *testing.T) {
-	out, _, status := runCLI(t, "audit", "--config", "../../examples/shop.yaml")
+	shop, err := os.ReadFile("../../examples/shop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noScopes := strings.Replace(string(shop), "    scopes: [hr:read]", "", 1)
+	if noScopes == string(shop) {
+		t.Fatal("examples/shop.yaml no longer gives hr-api scopes: update this test")
+	}
+	path := filepath.Join(t.TempDir(), "shop.yaml")
+	if err := os.WriteFile(path, []byte(noScopes), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, status := runCLI(t, "audit", "--config", path)
 	if status != 0 || !strings.Contains(out, "api_without_scopes  hr-api") {
 		t.Errorf("status %d, want 0 with the warning printed:\n%s", status, out)
 	}
-	_, errOut, status := runCLI(t, "audit", "--config", "../../examples/shop.yaml", "--strict")
+	_, errOut, status := runCLI(t, "audit", "--config", path, "--strict")
 	if status != 1 || !strings.Contains(errOut, "0 policy violations, 1 warning") {
 		t.Errorf("--strict: status %d, stderr %q; want 1 and the warning count", status, errOut)
 	}
-	if _, _, status := runCLI(t, "audit", "--config", "../../examples/policy.yaml", "--strict"); status != 0 {
-		t.Errorf("--strict on a clean config: status %d, want 0", status)
+	for _, clean := range []string{"../../examples/shop.yaml", "../../examples/policy.yaml"} {
+		if _, _, status := runCLI(t, "audit", "--config", clean, "--strict"); status != 0 {
+			t.Errorf("--strict on %s: status %d, want 0", clean, status)
+		}
 	}
 }
 
