@@ -1,7 +1,6 @@
 package audit
 
 import (
-	"context"
 	"flag"
 	"net/http"
 	"net/http/httptest"
@@ -10,15 +9,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gatehouse/gatehouse/internal/testkit"
+
 	"github.com/gatehouse/gatehouse/config"
 )
-
-// chromiumPath is where Debian's chromium package puts the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // updateDocs rewrites docs/shop-audit.png, the README's picture. It is a
 // flag so that a normal test run never changes the source tree.
@@ -35,19 +32,8 @@ const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 // the violation is highlighted, and keeps full-page screenshots as
 // artifacts ($GATEHOUSE_ARTIFACTS/audit/, or a temporary directory).
 func TestHTMLInBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skipping: %s not found", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("skipping the real-browser test in -short mode")
-	}
-	outDir := t.TempDir()
-	if dir := os.Getenv("GATEHOUSE_ARTIFACTS"); dir != "" {
-		outDir = filepath.Join(dir, "audit")
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bctx := testkit.Browser(t, 1200, 900)
+	outDir := testkit.ArtifactDir(t, "audit")
 
 	pages := map[string][]byte{}
 	for _, name := range []string{"shop", "policy", "policy-violation"} {
@@ -72,25 +58,6 @@ func TestHTMLInBrowser(t *testing.T) {
 		_, _ = w.Write(page)
 	}))
 	t.Cleanup(srv.Close)
-
-	ctx, cancelTimeout := context.WithTimeout(t.Context(), 2*time.Minute)
-	t.Cleanup(cancelTimeout)
-	profile := t.TempDir() // made before the browser, so removed after it exits
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox, // containers and CI runners usually forbid the sandbox
-		chromedp.DisableGPU,
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1200, 900),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
 
 	// A CSP violation (an external asset, a script) shows up here.
 	var (

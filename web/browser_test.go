@@ -17,11 +17,9 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
-)
 
-// chromiumPath is where Debian's chromium package (installed by
-// .ci/deps.sh) puts the browser.
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/gatehouse/gatehouse/internal/testkit"
+)
 
 // updateScreenshot rewrites the reviewed copy of the login screenshot in
 // testdata. It is a flag, not the default, so that a normal test run never
@@ -34,22 +32,8 @@ var updateScreenshot = flag.Bool("update-screenshot", false, "copy the login scr
 // all scripts, so this also proves the forms work without JavaScript),
 // and saves full-page screenshots for review.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skipf("skipping: %s not found (install it with .ci/deps.sh)", chromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("skipping the real-browser test in -short mode")
-	}
-
-	outDir := t.TempDir()
-	if dir := os.Getenv("GATEHOUSE_ARTIFACTS"); dir != "" {
-		// A subdirectory, so screenshots of other packages' browser tests
-		// (the authorization server's login flow) do not collide.
-		outDir = filepath.Join(dir, "web")
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bctx := testkit.Browser(t, 1024, 768)
+	outDir := testkit.ArtifactDir(t, "web")
 
 	p := newPages(t)
 
@@ -105,28 +89,6 @@ func TestBrowser(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-
-	ctx, cancelTimeout := context.WithTimeout(t.Context(), 2*time.Minute)
-	t.Cleanup(cancelTimeout)
-	// The profile directory is made before the browser starts, so its
-	// cleanup (registered first) runs after the browser has exited.
-	profile := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox, // containers and CI runners usually forbid the sandbox
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1024, 768),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
 
 	// Collect console and browser-log messages: a CSP violation (a blocked
 	// stylesheet, image or inline style) shows up here.

@@ -9,12 +9,12 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
 // TestBrowserSignIn drives Debian's headless Chromium through the real
@@ -23,13 +23,7 @@ import (
 // the pages are kept as artifacts ($GATEHOUSE_ARTIFACTS/server, or the
 // test's temp dir).
 func TestBrowserSignIn(t *testing.T) {
-	const chromium = "/usr/bin/chromium"
-	if _, err := os.Stat(chromium); err != nil {
-		t.Skipf("skipping: %s not found (install it with .ci/deps.sh)", chromium)
-	}
-	if testing.Short() {
-		t.Skip("skipping the real-browser test in -short mode")
-	}
+	bctx := testkit.Browser(t, 1024, 768)
 	arrived := make(chan url.Values, 1)
 	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/callback" {
@@ -44,32 +38,8 @@ func TestBrowserSignIn(t *testing.T) {
 		wp.RedirectURIs = append(wp.RedirectURIs, callback)
 	})
 
-	outDir := t.TempDir()
-	if dir := os.Getenv("GATEHOUSE_ARTIFACTS"); dir != "" {
-		outDir = filepath.Join(dir, "server")
-		if err := os.MkdirAll(outDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	t.Cleanup(cancel)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium),
-		chromedp.NoSandbox, // CI runs as root in a container
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1024, 768),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-
+	outDir := testkit.ArtifactDir(t, "server")
+	ctx := bctx
 	shoot := func(name string) {
 		t.Helper()
 		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
