@@ -4,21 +4,39 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
-// Explain evaluates a client_credentials token request of clientID with
-// policy.Model.Explain: the decision the token endpoint makes, not a copy
-// of it. ok is false when cfg has no such client (the token endpoint would
-// only say invalid_client; the audit says the name is wrong).
-func Explain(cfg *config.Config, clientID string, req policy.Request) (x policy.Explanation, ok bool) {
-	if cfg.Client(clientID) == nil {
-		return policy.Explanation{}, false
+// Explain evaluates a request of clientID with the endpoint's own decision
+// (policy.Model.Explain for a client_credentials token request,
+// ExplainAuthorization for an authorization request), not a copy of it.
+// grantType "" picks client_credentials when the client may use it, else
+// authorization_code. ok is false when cfg has no such client (the
+// endpoint would only say invalid_client; the audit says the name is
+// wrong).
+func Explain(cfg *config.Config, clientID, grantType string, req policy.Request) (x policy.Explanation, ok bool, err error) {
+	c := cfg.Client(clientID)
+	if c == nil {
+		return policy.Explanation{}, false, nil
 	}
-	return policy.New(cfg).Explain(clientID, req), true
+	if grantType == "" {
+		grantType = "client_credentials"
+		if !slices.Contains(c.GrantTypes, "client_credentials") && slices.Contains(c.GrantTypes, "authorization_code") {
+			grantType = "authorization_code"
+		}
+	}
+	m := policy.New(cfg)
+	switch grantType {
+	case "client_credentials":
+		return m.Explain(clientID, req), true, nil
+	case "authorization_code":
+		return m.ExplainAuthorization(clientID, req), true, nil
+	}
+	return policy.Explanation{}, true, fmt.Errorf("--grant must be client_credentials or authorization_code, not %q", grantType)
 }
 
 // WriteExplanation renders x as text (what a person reads) or json (the
@@ -33,11 +51,17 @@ func WriteExplanation(w io.Writer, x policy.Explanation, req policy.Request, for
 		return fmt.Errorf("--explain writes text or json, not %q", format)
 	}
 	ew := &errWriter{w: w}
-	fmt.Fprintf(ew, "client_credentials token request by %s%s\n", x.Client, requestText(req))
+	if x.GrantType == "authorization_code" {
+		fmt.Fprintf(ew, "authorization request (response_type=code) by %s%s — the access token from its code\n", x.Client, requestText(req))
+	} else {
+		fmt.Fprintf(ew, "client_credentials token request by %s%s\n", x.Client, requestText(req))
+	}
 	if x.Granted {
 		fmt.Fprintf(ew, "  granted\n  aud:   %s\n", audText(x.Audience))
 		fmt.Fprintf(ew, "  azp:   %s\n", textOr(x.AZP))
 		fmt.Fprintf(ew, "  scope: %s\n", textOr(x.Scope))
+	} else if x.GrantType == "authorization_code" && x.Error != "invalid_client" {
+		fmt.Fprintf(ew, "  refused: sent back to the redirect_uri with error=%s\n  error_description: %s\n", x.Error, x.ErrorDescription)
 	} else {
 		fmt.Fprintf(ew, "  refused: HTTP %d %s\n  error_description: %s\n", x.Status, x.Error, x.ErrorDescription)
 	}

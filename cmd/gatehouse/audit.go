@@ -19,6 +19,7 @@ import (
 // auditQuery holds the flags of the audit's question modes.
 type auditQuery struct {
 	explain   string
+	grant     string
 	resources []string
 	audience  string
 	scopes    []string
@@ -56,11 +57,15 @@ with the graph, the matrix, the violations and the warnings.
 
 Questions, answered instead of the report:
 
-  --explain CLIENT   the exact aud, azp and scope a client_credentials token
-                     request of CLIENT with these --resource, --audience and
-                     --scope parameters gets, or the exact OAuth error, and
-                     why. It runs the token endpoint's own decision. Exit 0
-                     granted, 1 refused, 2 no such client.
+  --explain CLIENT   the exact aud, azp and scope a token request of CLIENT
+                     with these --resource, --audience and --scope parameters
+                     gets, or the exact OAuth error, and why. It runs the
+                     endpoint's own decision. --grant client_credentials (a
+                     token request) or authorization_code (an authorization
+                     request: what the access token from its code carries);
+                     default: client_credentials when CLIENT may use it, else
+                     authorization_code. Exit 0 granted, 1 refused, 2 no such
+                     client.
   --who-can 'GET /orders/{id}' --api API
                      the route of API the request matches (routes: on the
                      client, matched like gatehouse proxy does) and the
@@ -103,6 +108,7 @@ Questions, answered instead of the report:
 	cmd.Flags().StringVar(&format, "format", "text", "output format: "+strings.Join(audit.Formats(), ", "))
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 on lint warnings too, not only on policy violations")
 	cmd.Flags().StringVar(&q.explain, "explain", "", "explain the token a client_credentials request of this client gets")
+	cmd.Flags().StringVar(&q.grant, "grant", "", "with --explain: client_credentials or authorization_code (default: what the client may use)")
 	cmd.Flags().StringArrayVar(&q.resources, "resource", nil, "with --explain: an RFC 8707 resource parameter (repeat for several)")
 	cmd.Flags().StringVar(&q.audience, "audience", "", "with --explain: the audience parameter (space-separated targets)")
 	cmd.Flags().StringArrayVar(&q.scopes, "scope", nil, "with --explain: a requested scope (repeat for several)")
@@ -135,10 +141,10 @@ func (q *auditQuery) run(cmd *cobra.Command, cfg *config.Config, format string) 
 	if modes > 1 {
 		return true, errors.New("--explain, --who-can and --usage are separate questions: ask one at a time")
 	}
-	explainOnly := fl.Changed("resource") || fl.Changed("audience") || fl.Changed("scope")
+	explainOnly := fl.Changed("resource") || fl.Changed("audience") || fl.Changed("scope") || fl.Changed("grant")
 	switch {
 	case explainOnly && q.explain == "":
-		return true, errors.New("--resource, --audience and --scope go with --explain CLIENT")
+		return true, errors.New("--grant, --resource, --audience and --scope go with --explain CLIENT")
 	case fl.Changed("api") && q.whoCan == "":
 		return true, errors.New("--api goes with --who-can 'METHOD /path'")
 	case fl.Changed("days") && !q.usage:
@@ -153,7 +159,10 @@ func (q *auditQuery) run(cmd *cobra.Command, cfg *config.Config, format string) 
 		if fl.Changed("scope") {
 			req.Scope, req.ScopeGiven = strings.Join(q.scopes, " "), true
 		}
-		x, ok := audit.Explain(cfg, q.explain, req)
+		x, ok, err := audit.Explain(cfg, q.explain, q.grant, req)
+		if err != nil {
+			return true, err
+		}
 		if !ok {
 			return true, fmt.Errorf("--explain: there is no client %q in %s", q.explain, cfg.Path)
 		}

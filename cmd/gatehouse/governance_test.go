@@ -72,7 +72,7 @@ func TestExplainMatchesTokenEndpoint(t *testing.T) {
 	for _, c := range cfg.Clients {
 		for _, rq := range requests(c.ID) {
 			t.Run(c.ID+"/"+rq.name, func(t *testing.T) {
-				args := []string{"audit", "--config", path, "--explain", c.ID, "--format", "json"}
+				args := []string{"audit", "--config", path, "--explain", c.ID, "--grant", "client_credentials", "--format", "json"}
 				form := url.Values{"grant_type": {"client_credentials"}}
 				for _, r := range rq.resources {
 					args = append(args, "--resource", r)

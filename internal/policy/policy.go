@@ -166,6 +166,10 @@ func (m *Model) ClientCredentials(clientID string, req Request) (Grant, *oauth.E
 type Explanation struct {
 	// Client is the client whose request was evaluated.
 	Client string `json:"client"`
+	// GrantType is the flow evaluated: client_credentials (a token
+	// request) or authorization_code (an authorization request, whose code
+	// redeems to a token with this grant).
+	GrantType string `json:"grant_type"`
 	// Granted is true when the token endpoint would issue a token.
 	Granted bool `json:"granted"`
 	// Audience, AZP and Scope are the claims the access token would carry
@@ -190,7 +194,58 @@ type Explanation struct {
 func (m *Model) Explain(clientID string, req Request) Explanation {
 	why := []string{}
 	g, oe := m.clientCredentials(clientID, req, &why)
-	x := Explanation{Client: clientID, Reasons: why}
+	return explanation(clientID, oauth.GrantClientCredentials, g, oe, why)
+}
+
+// Authorization is the authorization endpoint's decision on the audience
+// and scope of an authorization request (OIDC Core §3.1.2.1 with RFC 8707
+// resource indicators): the client must be allowed authorization_code,
+// then Grant applies. Errors carry descriptions that name only the
+// offending request, never the client's allowed set: the endpoint is
+// unauthenticated. The access token redeemed from the code carries
+// exactly this grant (the token request may narrow it further).
+func (m *Model) Authorization(clientID string, req Request) (Grant, *oauth.Error) {
+	return m.authorization(clientID, req, nil)
+}
+
+// ExplainAuthorization evaluates an authorization request along the very
+// code path of Authorization and says why.
+func (m *Model) ExplainAuthorization(clientID string, req Request) Explanation {
+	why := []string{}
+	g, oe := m.authorization(clientID, req, &why)
+	return explanation(clientID, oauth.GrantAuthorizationCode, g, oe, why)
+}
+
+func (m *Model) authorization(clientID string, req Request, why *[]string) (Grant, *oauth.Error) {
+	p := m.clients[clientID]
+	if p == nil {
+		note(why, "there is no client '"+clientID+"' in the configuration")
+		return Grant{}, oauth.InvalidClient("unknown client")
+	}
+	if why != nil {
+		note(why, "default audience = the client itself ('"+p.id+"') + its configured audience: '"+p.defaultGrant.Audience.String()+"'")
+	}
+	if _, ok := p.grantTypes[oauth.GrantAuthorizationCode]; !ok {
+		note(why, "authorization_code is not in the grant_types of '"+p.id+"'")
+		return Grant{}, oauth.UnauthorizedClient("client '" + p.id + "' is not allowed the authorization_code grant")
+	}
+	g, oe := p.grant(req, why)
+	if oe != nil {
+		generic := *oe
+		switch oe.Code {
+		case oauth.CodeInvalidScope:
+			generic.Description = "a requested scope is not allowed for this client"
+		case oauth.CodeInvalidTarget:
+			generic.Description = "a requested resource is not allowed for this client"
+		}
+		return Grant{}, &generic
+	}
+	return g, nil
+}
+
+// explanation assembles an Explanation from a decision and its reasons.
+func explanation(clientID, grantType string, g Grant, oe *oauth.Error, why []string) Explanation {
+	x := Explanation{Client: clientID, GrantType: grantType, Reasons: why}
 	if oe != nil {
 		x.Error, x.ErrorDescription, x.Status = oe.Code, oe.Description, oe.StatusOrDefault()
 		return x

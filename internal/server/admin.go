@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -56,7 +57,16 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.InvalidRequest("there is no client '"+safeName(subject)+"' in the configuration"))
 		return
 	}
-	x := s.model.Explain(subject, requestFromParams(p))
+	var x policy.Explanation
+	switch gt, _ := p.get("grant_type"); gt {
+	case "", oauth.GrantClientCredentials:
+		x = s.model.Explain(subject, requestFromParams(p))
+	case oauth.GrantAuthorizationCode:
+		x = s.model.ExplainAuthorization(subject, requestFromParams(p))
+	default:
+		s.writeError(w, r, oauth.InvalidRequest("grant_type must be client_credentials (default) or authorization_code"))
+		return
+	}
 	b, err := json.Marshal(x)
 	if err != nil {
 		s.writeError(w, r, oauth.ServerError(err))

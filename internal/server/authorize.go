@@ -140,18 +140,9 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 	var pr policy.Request
 	pr.Resources = p.all("resource")
 	pr.Scope, pr.ScopeGiven = p.get("scope")
-	g, oe := s.model.Grant(clientID, pr)
+	g, oe := s.model.Authorization(clientID, pr)
 	if oe != nil {
-		// The authorization endpoint is unauthenticated: say what is
-		// wrong without listing the client's allowed scopes or audience.
-		generic := *oe
-		switch oe.Code {
-		case oauth.CodeInvalidScope:
-			generic.Description = "a requested scope is not allowed for this client"
-		case oauth.CodeInvalidTarget:
-			generic.Description = "a requested resource is not allowed for this client"
-		}
-		return req, redirectErr(&generic)
+		return req, redirectErr(oe)
 	}
 	req.grant = g
 	return req, nil

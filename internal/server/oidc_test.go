@@ -21,6 +21,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/server"
 )
 
@@ -725,5 +726,60 @@ func TestPKCERequiredByDefault(t *testing.T) {
 	q.Set("code_challenge_method", "S256")
 	if p := b.get(e.srv.URL + "/authorize?" + q.Encode()); p.location != nil || !strings.Contains(p.body, `name="password"`) {
 		t.Fatalf("with PKCE: %d %v", p.status, p.location)
+	}
+}
+
+// TestExplainAuthorizationMatchesRealFlow: the explanation of an
+// authorization request equals what the real flow gives — the access
+// token's aud, azp and scope, or the error sent back to the client.
+func TestExplainAuthorizationMatchesRealFlow(t *testing.T) {
+	e := start(t)
+	model := policy.New(parseTestConfig(t, e.srv.URL))
+	for _, tc := range []struct {
+		name  string
+		extra url.Values
+		req   policy.Request
+	}{
+		{"default", url.Values{}, policy.Request{}},
+		{"narrowed to the API", url.Values{"resource": {"order-status-api"}}, policy.Request{Resources: []string{"order-status-api"}}},
+		{"narrowed scope", url.Values{"scope": {"openid"}}, policy.Request{Scope: "openid", ScopeGiven: true}},
+		{"resource outside", url.Values{"resource": {"hr-api"}}, policy.Request{Resources: []string{"hr-api"}}},
+		{"scope outside", url.Values{"scope": {"hr:read"}}, policy.Request{Scope: "hr:read", ScopeGiven: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			x := model.ExplainAuthorization("web-portal", tc.req)
+			verifier := oauth2.GenerateVerifier()
+			q := url.Values{"client_id": {"web-portal"}, "redirect_uri": {"http://127.0.0.1:3000/callback"},
+				"response_type": {"code"}, "state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
+				"code_challenge_method": {"S256"}}
+			for k, v := range tc.extra {
+				q[k] = v
+			}
+			b := newBrowser(t)
+			p := b.get(e.srv.URL + "/authorize?" + q.Encode())
+			if p.location == nil {
+				p = b.login(e, p, "alice", "alice-password-1")
+				if p.location == nil {
+					p = b.consent(e, p, "allow")
+				}
+			}
+			got := p.location.Query()
+			if !x.Granted {
+				if got.Get("error") != x.Error || got.Get("error_description") != x.ErrorDescription {
+					t.Fatalf("flow: %s (%s), explain: %s (%s)", got.Get("error"), got.Get("error_description"), x.Error, x.ErrorDescription)
+				}
+				return
+			}
+			tok := tokenRequest(t, e, basic("web-portal", "web-portal-secret-123"), url.Values{"grant_type": {"authorization_code"},
+				"code": {got.Get("code")}, "redirect_uri": {"http://127.0.0.1:3000/callback"}, "code_verifier": {verifier}})
+			c, _ := claimsFromJWKS(t, e, tok["access_token"].(string))
+			aud, _ := json.Marshal(c["aud"])
+			want, _ := json.Marshal(x.Audience)
+			azp, _ := c["azp"].(string)
+			scope, _ := c["scope"].(string)
+			if string(aud) != string(want) || azp != x.AZP || scope != x.Scope {
+				t.Errorf("flow: aud %s azp %q scope %q; explain: aud %s azp %q scope %q", aud, azp, scope, want, x.AZP, x.Scope)
+			}
+		})
 	}
 }
