@@ -145,7 +145,6 @@ type parsed struct {
 // stops at the first failure instead.
 type recorder struct {
 	steps [len(checks)]Step
-	p     *parsed
 }
 
 func (r *recorder) record(c Check, e *Error, skipped string) {

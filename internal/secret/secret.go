@@ -266,6 +266,12 @@ func (c *cachedChecker) mac(presented string) [32]byte {
 // QuickCheck decides only a remembered match; anything else needs the
 // slow hash.
 func (c *cachedChecker) QuickCheck(presented string) (bool, bool) {
+	_, hit := c.remembered(presented)
+	return hit, hit
+}
+
+// remembered reports whether presented matched before, and its MAC.
+func (c *cachedChecker) remembered(presented string) ([32]byte, bool) {
 	m := c.mac(presented)
 	c.mu.RLock()
 	hit := 0
@@ -273,18 +279,12 @@ func (c *cachedChecker) QuickCheck(presented string) (bool, bool) {
 		hit |= subtle.ConstantTimeCompare(c.good[i][:], m[:])
 	}
 	c.mu.RUnlock()
-	return hit == 1, hit == 1
+	return m, hit == 1
 }
 
 func (c *cachedChecker) Check(presented string) bool {
-	m := c.mac(presented)
-	c.mu.RLock()
-	hit := 0
-	for i := range c.good {
-		hit |= subtle.ConstantTimeCompare(c.good[i][:], m[:])
-	}
-	c.mu.RUnlock()
-	if hit == 1 {
+	m, hit := c.remembered(presented)
+	if hit {
 		return true
 	}
 	if !c.inner.Check(presented) {

@@ -76,8 +76,6 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 // errMissingToken answers an introspection or revocation without token.
 var errMissingToken = oauth.InvalidRequest("missing token")
 
-func unix(sec int64) time.Time { return time.Unix(sec, 0) }
-
 // introspectRefresh answers for an opaque refresh token: active only for
 // the client it was issued to, while current (not rotated), unrevoked and
 // unexpired.

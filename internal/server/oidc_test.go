@@ -529,17 +529,19 @@ func TestConcurrentRedemption(t *testing.T) {
 		}
 		return r
 	})
-	if wins != 1 {
-		t.Fatalf("%d concurrent code redemptions succeeded", wins)
+	if wins != 1 || rt == "" {
+		t.Fatalf("%d concurrent code redemptions succeeded (refresh token %q)", wins, rt)
 	}
-	// The winner's tokens were revoked by the losers' replay, so get a
-	// fresh grant for the refresh race.
+	// The losers' attempts are replays: they revoked what the winner got.
+	if r := refresh(t, e, "web-portal", "web-portal-secret-123", rt, nil); r["error"] != "invalid_grant" {
+		t.Errorf("the winner's refresh token survived the replays: %v", r)
+	}
+	// So get a fresh grant for the refresh race.
 	code = signIn(t, e, newBrowser(t), cfg, "s", "n", "", true)
 	tok, err := cfg.Exchange(context.Background(), code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = rt
 	wins = race(func() map[string]any {
 		return refresh(t, e, "web-portal", "web-portal-secret-123", tok.RefreshToken, nil)
 	})

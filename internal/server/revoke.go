@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/store"
@@ -50,7 +51,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		if !ok || claims.ClientID != c.cfg.ID {
 			return false
 		}
-		if err := s.store.RevokeAccess(ctx, claims.JTI, unix(claims.Expiry)); err != nil {
+		if err := s.store.RevokeAccess(ctx, claims.JTI, time.Unix(claims.Expiry, 0)); err != nil {
 			s.log.Error("revocation failed", "error", err)
 			return false
 		}
