@@ -197,24 +197,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: draining in-flight requests")
-	sctx, stop := context.WithTimeout(context.WithoutCancel(ctx), f.shutdownTimeout)
-	defer stop()
-	if err := hs.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	logger.Info("stopped")
-	return nil
+	return runHTTP(ctx, hs, ln, f.shutdownTimeout, logger, nil)
 }
 
 // loadRoutes discovers the routes endpoint and fetches the routes once:

@@ -189,6 +189,18 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	// Every request has finished (or the drain timed out) when the hook
+	// runs: the counts of the last tokens go to the store before it closes.
+	return runHTTP(ctx, hs, ln, 20*time.Second, logger, func(ctx context.Context) {
+		if err := srv.FlushUsage(ctx); err != nil {
+			logger.Error("writing token usage counts at shutdown failed", "error", err)
+		}
+	})
+}
+
+// runHTTP serves on ln until ctx is done, then drains in-flight requests
+// for at most drain, calls afterDrain (if any) and returns.
+func runHTTP(ctx context.Context, hs *http.Server, ln net.Listener, drain time.Duration, logger *slog.Logger, afterDrain func(context.Context)) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {
@@ -197,13 +209,11 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down: draining in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
 	shutdownErr := hs.Shutdown(sctx)
-	// Every request has finished (or the drain timed out): the counts of
-	// the last tokens go to the store before it is closed.
-	if err := srv.FlushUsage(sctx); err != nil {
-		logger.Error("writing token usage counts at shutdown failed", "error", err)
+	if afterDrain != nil {
+		afterDrain(sctx)
 	}
 	if shutdownErr != nil {
 		return shutdownErr
