@@ -30,4 +30,22 @@ type SessionStore interface {
 	// DeleteSession removes the session (logout). Deleting an absent
 	// session succeeds, so a repeated logout is not an error.
 	DeleteSession(ctx context.Context, id string) error
+	// SessionBySID returns the live session whose SID(ID) is sid, as
+	// GetSession does (ErrNotFound, or ErrExpired once now >= ExpiresAt).
+	// It lets a logout that carries no cookie end the session an ID
+	// token names. A sid of any other length than SIDLength is not found.
+	SessionBySID(ctx context.Context, sid string, now time.Time) (Session, error)
+}
+
+// SIDLength is how many leading characters of a session's ID form its
+// public OIDC "sid": half of a hex SHA-256, enough to be unique, while the
+// rest of the ID stays unknown to whoever reads the ID token.
+const SIDLength = 32
+
+// SID is the public "sid" of the session with this ID.
+func SID(id string) string {
+	if len(id) > SIDLength {
+		return id[:SIDLength]
+	}
+	return id
 }

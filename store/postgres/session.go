@@ -32,14 +32,27 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns a live session.
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
+	return s.getSession(ctx, "get session", `WHERE id = $1`, id, now)
+}
+
+// SessionBySID returns the live session whose ID starts with sid.
+func (s *Store) SessionBySID(ctx context.Context, sid string, now time.Time) (store.Session, error) {
+	if len(sid) != store.SIDLength {
+		return store.Session{}, store.ErrNotFound
+	}
+	// The expression matches migration 5's index.
+	return s.getSession(ctx, "session by sid", `WHERE substr(id, 1, 32) = $1`, sid, now)
+}
+
+func (s *Store) getSession(ctx context.Context, op, where, arg string, now time.Time) (store.Session, error) {
 	var (
 		sess                   store.Session
 		auth, created, expires pgtype.Timestamptz
 	)
 	err := s.pool.QueryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
-		FROM sessions WHERE id = $1`, id).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
+		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
 	if err != nil {
-		return store.Session{}, notFound("get session", err)
+		return store.Session{}, notFound(op, err)
 	}
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromTS(auth), fromTS(created), fromTS(expires)
 	if !now.Before(sess.ExpiresAt) {

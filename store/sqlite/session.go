@@ -31,17 +31,30 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 
 // GetSession returns a live session.
 func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
+	return s.getSession(ctx, "get session", `WHERE id = ?`, id, now)
+}
+
+// SessionBySID returns the live session whose ID starts with sid.
+func (s *Store) SessionBySID(ctx context.Context, sid string, now time.Time) (store.Session, error) {
+	if len(sid) != store.SIDLength {
+		return store.Session{}, store.ErrNotFound
+	}
+	// The expression matches migration 5's index.
+	return s.getSession(ctx, "session by sid", `WHERE substr(id, 1, 32) = ?`, sid, now)
+}
+
+func (s *Store) getSession(ctx context.Context, op, where, arg string, now time.Time) (store.Session, error) {
 	var (
 		sess                   store.Session
 		auth, created, expires sql.NullInt64
 	)
 	err := s.queryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
-		FROM sessions WHERE id = ?`, id).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
+		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
 	if err != nil {
-		return store.Session{}, fmt.Errorf("sqlite: get session: %w", err)
+		return store.Session{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromMillis(auth), fromMillis(created), fromMillis(expires)
 	if !now.Before(sess.ExpiresAt) {

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,44 @@ func testSession(t *testing.T, s store.Store) {
 		t.Fatalf("GetSession(second): %v", err)
 	}
 	assertSession(t, got, second)
+	testSessionBySID(t, s)
+}
+
+// testSessionBySID: an RP-initiated logout without the cookie finds the
+// session by the sid of its ID token.
+func testSessionBySID(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a := store.Session{ID: strings.Repeat("a", 32) + strings.Repeat("1", 32), Subject: "alice", AuthTime: t0,
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	b := store.Session{ID: strings.Repeat("a", 31) + "b" + strings.Repeat("1", 32), Subject: "bob", AuthTime: t0,
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+	for _, sess := range []store.Session{a, b} {
+		if err := s.CreateSession(ctx, sess); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+	}
+	got, err := s.SessionBySID(ctx, store.SID(a.ID), t0)
+	if err != nil {
+		t.Fatalf("SessionBySID: %v", err)
+	}
+	assertSession(t, got, a)
+	if got, err := s.SessionBySID(ctx, store.SID(b.ID), t0); err != nil || got.Subject != "bob" {
+		t.Errorf("SessionBySID(b) = %q, %v; want bob's session", got.Subject, err)
+	}
+	for _, sid := range []string{"", strings.Repeat("a", 31), a.ID, strings.Repeat("a", 31) + "%", strings.Repeat("c", 32)} {
+		if _, err := s.SessionBySID(ctx, sid, t0); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("SessionBySID(%q) = %v, want ErrNotFound", sid, err)
+		}
+	}
+	if _, err := s.SessionBySID(ctx, store.SID(a.ID), a.ExpiresAt); !errors.Is(err, store.ErrExpired) {
+		t.Errorf("SessionBySID at expiry = %v, want ErrExpired", err)
+	}
+	if err := s.DeleteSession(ctx, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionBySID(ctx, store.SID(a.ID), t0); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("SessionBySID after delete = %v, want ErrNotFound", err)
+	}
 }
 
 func testConsent(t *testing.T, s store.Store) {

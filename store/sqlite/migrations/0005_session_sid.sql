@@ -1,0 +1,7 @@
+-- Migration 5: find a session by its OIDC "sid" (issue 9, item 6). The sid
+-- an ID token carries is the first store.SIDLength characters of the
+-- session's ID, so an RP-initiated logout that arrives without the session
+-- cookie (a cross-site POST) can still end the session its id_token_hint
+-- names. An index on that prefix keeps the lookup from scanning the table.
+
+CREATE INDEX sessions_sid ON sessions (substr(id, 1, 32));
