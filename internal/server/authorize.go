@@ -16,6 +16,13 @@ import (
 type authRequest struct {
 	client      *clientEntry
 	redirectURI string
+	// redirectGiven: the request named redirect_uri (rather than relying
+	// on the one registered URI), so the token request must repeat it
+	// (RFC 6749 §4.1.3).
+	redirectGiven bool
+	// hintSubject is the user an id_token_hint names: the request is for
+	// that user only (OIDC Core §3.1.2.1).
+	hintSubject string
 	state       string
 	nonce       string
 	grant       policy.Grant
@@ -72,7 +79,7 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 	case !hasRedirect:
 		return nil, displayErr("redirect_uri is required: client '" + clientID + "' has several registered")
 	}
-	req.redirectURI = redirect
+	req.redirectURI, req.redirectGiven = redirect, hasRedirect
 	req.state, _ = p.get("state")
 	if oe != nil { // e.g. a duplicated parameter: now it can be redirected
 		return req, redirectErr(oe)
@@ -113,6 +120,13 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 	}
 	req.challenge = challenge
 
+	if hint, ok := p.get("id_token_hint"); ok {
+		sub, _, _, valid := s.parseIDTokenHint(hint)
+		if !valid {
+			return req, redirectErr(oauth.InvalidRequest("id_token_hint is not an ID token issued by this server"))
+		}
+		req.hintSubject = sub
+	}
 	req.nonce, _ = p.get("nonce")
 	req.loginHint, _ = p.get("login_hint")
 	if ma, ok := p.get("max_age"); ok {

@@ -62,7 +62,7 @@ func (s *Server) authorizationCodeGrant(w http.ResponseWriter, r *http.Request, 
 		s.writeError(w, r, oauth.InvalidGrant("the authorization code has expired; codes live 60 seconds"))
 		return
 	}
-	if ru, _ := p.get("redirect_uri"); ru != ac.RedirectURI {
+	if !redirectMatches(c, ac.RedirectURI, p) {
 		s.writeError(w, r, oauth.InvalidGrant("redirect_uri does not match the one of the authorization request"))
 		return
 	}
@@ -288,7 +288,7 @@ func (s *Server) idToken(subject, clientID, nonce, sessionID string, authTime ti
 		claims = u.claimsFor(scopes)
 	}
 	m, err := s.minter.IDToken(issue.Identity{Subject: subject, ClientID: clientID, Nonce: nonce,
-		SessionID: sidOf(sessionID), AuthTime: authTime, AccessToken: accessToken, Claims: claims})
+		SessionID: store.SID(sessionID), AuthTime: authTime, AccessToken: accessToken, Claims: claims})
 	return m.Token, err
 }
 
@@ -306,6 +306,18 @@ func (s *Server) revokeIssued(r *http.Request, iss store.Issued, now time.Time) 
 		}
 	}
 	s.log.Warn("authorization code replay: issued tokens revoked")
+}
+
+// redirectMatches applies RFC 6749 §4.1.3: redirect_uri must repeat the
+// one of the authorization request when that request named it (stored);
+// when it did not, it may be left out, and if sent must be the client's
+// one registered URI, the one the code was delivered to.
+func redirectMatches(c *clientEntry, stored string, p params) bool {
+	ru, sent := p.get("redirect_uri")
+	if stored != "" {
+		return ru == stored
+	}
+	return !sent || len(c.cfg.RedirectURIs) == 1 && ru == c.cfg.RedirectURIs[0]
 }
 
 func pkceMatches(verifier, challenge string) bool {

@@ -100,24 +100,54 @@ func (s *Server) startAuth(w http.ResponseWriter, r *http.Request, raw string) {
 		return
 	}
 	setClient(w, req.client.cfg.ID)
-	sess := s.currentSession(r)
-	now := s.now()
-	needLogin := sess == nil || req.prompt["login"] || req.prompt["select_account"] ||
-		(req.maxAge >= 0 && now.Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second)
-	if needLogin {
+	s.continueAuth(w, r, req, s.currentSession(r))
+}
+
+// continueAuth moves req on from the session the browser has: to the
+// login page when that session does not satisfy what the request requires,
+// otherwise on to consent or the code.
+func (s *Server) continueAuth(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
+	if why := s.loginNeeded(req, sess); why != "" {
 		if req.prompt["none"] {
-			s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeLoginRequired, Description: "the user is not signed in (prompt=none)"}))
+			s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeLoginRequired, Description: why + " (prompt=none)"}))
 			return
 		}
-		s.showLogin(w, r, req, http.StatusOK, req.loginHint, "", false)
+		hint := req.loginHint
+		if hint == "" {
+			hint = req.hintSubject
+		}
+		s.showLogin(w, r, req, http.StatusOK, hint, "", false)
 		return
 	}
 	s.afterLogin(w, r, req, sess, false)
 }
 
-// afterLogin asks for consent when needed and then issues the code.
+// loginNeeded says why sess cannot serve req without a new sign-in (OIDC
+// Core §3.1.2.1: prompt, max_age, id_token_hint), or "" when it can.
+func (s *Server) loginNeeded(req *authRequest, sess *store.Session) string {
+	switch {
+	case sess == nil:
+		return "the user is not signed in"
+	case req.prompt["login"] || req.prompt["select_account"]:
+		return "the request asks for a new sign-in"
+	case req.maxAge >= 0 && s.now().Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second:
+		return "the sign-in is older than max_age"
+	case req.hintSubject != "" && req.hintSubject != sess.Subject:
+		return "the signed-in user is not the one id_token_hint names"
+	}
+	return ""
+}
+
+// afterLogin runs once the session satisfies the request's authentication
+// requirements: it asks for consent when needed and then issues the code.
 // consented is true when the person has just answered the consent page.
 func (s *Server) afterLogin(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session, consented bool) {
+	if req.hintSubject != "" && req.hintSubject != sess.Subject {
+		// Signed in, but as someone else than the application asked for.
+		s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeLoginRequired,
+			Description: "the signed-in user is not the one id_token_hint names"}))
+		return
+	}
 	if !consented && !req.client.cfg.FirstParty {
 		covered := false
 		if !req.prompt["consent"] {
@@ -153,10 +183,14 @@ func subset(want, have []string) bool {
 
 // handleAuthForm handles the login and consent forms.
 func (s *Server) handleAuthForm(w http.ResponseWriter, r *http.Request) {
-	if !s.validCSRF(r) {
-		s.errorPage(w, http.StatusForbidden, "This form has expired",
-			"The sign-in form could not be verified (its security token is missing or does not match).",
-			"Go back to the application and start signing in again.")
+	if _, ok := r.PostForm[web.FieldDecision]; ok {
+		s.handleConsent(w, r)
+		return
+	}
+	// The login form is the one form posted before a session exists, so
+	// its CSRF token is the plain double-submit value.
+	if !s.validCSRF(r, nil) {
+		s.formExpired(w)
 		return
 	}
 	req, ae := s.parseAuthRequest(r.PostForm.Get(web.FieldRequestID))
@@ -165,11 +199,13 @@ func (s *Server) handleAuthForm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setClient(w, req.client.cfg.ID)
-	if _, ok := r.PostForm[web.FieldDecision]; ok {
-		s.handleConsent(w, r, req)
-		return
-	}
 	s.handleLogin(w, r, req)
+}
+
+func (s *Server) formExpired(w http.ResponseWriter) {
+	s.errorPage(w, http.StatusForbidden, "This form has expired",
+		"The sign-in form could not be verified (its security token is missing or does not match).",
+		"Go back to the application and start signing in again.")
 }
 
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRequest) {
@@ -263,10 +299,32 @@ func (s *Server) loginUnavailable(w http.ResponseWriter, what string, err error)
 		"Your sign-in could not be checked right now.", "Wait a moment and try again.")
 }
 
-func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request, req *authRequest) {
+// handleConsent takes the consent page's answer. Its request_id is the
+// ticket afterLogin signed (ticket.go): only a ticket of this session, made
+// after the authentication the request required, leads to a code. Any
+// other state of the session restarts the request where it now stands.
+func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
+	t, err := s.openTicket(r.PostForm.Get(web.FieldRequestID))
+	if err != nil {
+		s.errorPage(w, http.StatusBadRequest, "This consent form is no longer valid",
+			"The consent page was answered too late, or it did not come from this server.",
+			"Go back to the application and start signing in again.")
+		return
+	}
 	sess := s.currentSession(r)
-	if sess == nil {
-		s.showLogin(w, r, req, http.StatusOK, "", "Your session has ended. Please sign in again.", false)
+	if sess != nil && !s.validCSRF(r, sess) {
+		s.formExpired(w)
+		return
+	}
+	req, ae := s.parseAuthRequest(t.Request)
+	if ae != nil {
+		s.failAuth(w, r, req, ae)
+		return
+	}
+	setClient(w, req.client.cfg.ID)
+	if sess == nil || !t.bound(sess) {
+		// Signed out, or signed in again, since the page was shown.
+		s.continueAuth(w, r, req, sess)
 		return
 	}
 	if r.PostForm.Get(web.FieldDecision) != web.DecisionAllow {
@@ -311,8 +369,14 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 	if req.challenge != "" {
 		method = "S256"
 	}
+	// A redirect_uri the request did not name is not stored: the token
+	// request then need not send it (RFC 6749 §4.1.3).
+	redirect := ""
+	if req.redirectGiven {
+		redirect = req.redirectURI
+	}
 	c := store.AuthCode{
-		Hash: hash, ClientID: req.client.cfg.ID, RedirectURI: req.redirectURI,
+		Hash: hash, ClientID: req.client.cfg.ID, RedirectURI: redirect,
 		CodeChallenge: req.challenge, CodeChallengeMethod: method, Nonce: req.nonce,
 		Subject: sess.Subject, Scopes: req.grant.Scopes, Audience: req.grant.Audience,
 		AuthTime: sess.AuthTime, SessionID: sess.ID, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
@@ -341,53 +405,73 @@ func (s *Server) currentSession(r *http.Request) *store.Session {
 	return &sess
 }
 
-// sidOf is the public "sid" of a session: derived from the stored hash, so
-// it identifies the session without revealing the cookie.
-func sidOf(sessionID string) string {
-	if len(sessionID) > 32 {
-		return sessionID[:32]
-	}
-	return sessionID
-}
-
 func (s *Server) cookie(name, value string, maxAge time.Duration) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
 		HttpOnly: true, Secure: s.secureCookies, SameSite: http.SameSiteLaxMode}
 }
 
-// csrfToken returns the double-submit token for the forms, setting the
-// cookie when the browser has none yet. Stateless, so any instance behind a
-// load balancer can check it.
-func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(s.csrfCookie); err == nil && len(c.Value) == 43 {
-		return c.Value
-	}
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	v := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, s.cookie(s.csrfCookie, v, sessionTTL))
-	return v
+// expiredCookie deletes a cookie: Max-Age=0 and an Expires in the past,
+// so no browser keeps an empty cookie around.
+func (s *Server) expiredCookie(name string) *http.Cookie {
+	c := s.cookie(name, "", 0)
+	c.MaxAge = -1 // net/http writes Max-Age=0
+	c.Expires = time.Unix(0, 0)
+	return c
 }
 
-func (s *Server) validCSRF(r *http.Request) bool {
+// csrfToken returns the CSRF token for a form. The browser gets a random
+// cookie once (stateless, so any instance behind a load balancer can
+// check it); a form shown inside a session (consent, logout) carries a
+// token bound to that session as well, so a cookie planted by another
+// site or a sibling domain cannot forge it: that needs the session's ID,
+// which only the server knows. The login form, posted before any session
+// exists, carries the plain double-submit value (sess nil).
+func (s *Server) csrfToken(w http.ResponseWriter, r *http.Request, sess *store.Session) string {
+	v := ""
+	if c, err := r.Cookie(s.csrfCookie); err == nil && len(c.Value) == 43 {
+		v = c.Value
+	} else {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		v = base64.RawURLEncoding.EncodeToString(b[:])
+		http.SetCookie(w, s.cookie(s.csrfCookie, v, sessionTTL))
+	}
+	if sess == nil {
+		return v
+	}
+	return sessionBinding("csrf\x00"+v, sess.ID)
+}
+
+// validCSRF checks a posted form's token against the cookie and, for a
+// form shown inside a session, against that session (see csrfToken).
+func (s *Server) validCSRF(r *http.Request, sess *store.Session) bool {
 	c, err := r.Cookie(s.csrfCookie)
 	if err != nil || len(c.Value) != 43 {
 		return false
 	}
-	return subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get(web.FieldCSRFToken))) == 1
+	want := c.Value
+	if sess != nil {
+		want = sessionBinding("csrf\x00"+c.Value, sess.ID)
+	}
+	return subtle.ConstantTimeCompare([]byte(want), []byte(r.PostForm.Get(web.FieldCSRFToken))) == 1
 }
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequest, status int, username, msg string, locked bool) {
 	s.pages.Login(w, status, web.LoginData{
-		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r), RequestID: req.raw,
+		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, nil), RequestID: req.raw,
 		ClientName: req.client.cfg.Name, ClientID: req.client.cfg.ID,
 		Username: username, Error: msg, Locked: locked,
 	})
 }
 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
+	ticket, err := s.newTicket(req.raw, sess)
+	if err != nil {
+		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		return
+	}
 	d := web.ConsentData{
-		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r), RequestID: req.raw,
+		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, sess), RequestID: ticket,
 		ClientName: req.client.cfg.Name, ClientID: req.client.cfg.ID, Username: sess.Subject,
 		OfflineAccess: req.hasScope("offline_access"),
 	}

@@ -102,6 +102,12 @@ type env struct {
 // start runs a real server over real SQLite on a loopback port.
 func start(t testing.TB, extra ...func(*config.Config)) *env {
 	t.Helper()
+	return startAt(t, nil, extra...)
+}
+
+// startAt is start with the server's clock (time.Now when nil).
+func startAt(t testing.TB, now func() time.Time, extra ...func(*config.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gh.db"))
 	if err != nil {
@@ -121,7 +127,7 @@ func start(t testing.TB, extra ...func(*config.Config)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Config: cfg, Keys: e.ring, Store: st, AccessLog: true, MetricsOnMainListener: true})
+	s, err := server.New(server.Options{Config: cfg, Keys: e.ring, Store: st, AccessLog: true, MetricsOnMainListener: true, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// The consent step of an authorization request is a signed ticket.
+//
+// An authorization request moves through states: received → (login, when
+// the session does not satisfy prompt, max_age or id_token_hint) →
+// (consent, when needed) → code. The login step needs no proof of the
+// states before it: it re-validates the raw request and authenticates the
+// person. The consent step must prove that the request reached it, in this
+// session, after the authentication the request required — otherwise a
+// person at a browser could post "allow" for a prompt=login request
+// straight from the login page and get a code on the old session (OIDC
+// Core §3.1.2.1). The consent form therefore carries, as its request_id,
+// a ticket that afterLogin signs only once the request's authentication
+// requirement is met. The ticket is bound to the session (a hash of its ID
+// and its auth_time) and expires, and it is signed with the key ring's
+// active key, the one secret every instance shares, so any instance can
+// check it and no browser can forge it: anything derived from the session
+// cookie alone could be computed by its holder.
+
+const (
+	// ticketTTL bounds how long a consent page stays answerable.
+	ticketTTL = 15 * time.Minute
+	// ticketType keeps a ticket from ever being taken for a token: verify
+	// accepts only at+jwt, and ID token hints must say JWT.
+	ticketType = "gatehouse-consent+jwt"
+	// maxTicketBytes bounds what is parsed: a ticket embeds the raw
+	// request, itself bounded by maxBodyBytes.
+	maxTicketBytes = 2 * maxBodyBytes
+)
+
+// consentTicket is the signed state of a request waiting for consent.
+type consentTicket struct {
+	// Request is the raw authorization request, re-validated on use.
+	Request string `json:"req"`
+	// Session binds the ticket to one session without revealing its ID.
+	Session string `json:"ses"`
+	// AuthTime is the session's auth_time when the ticket was made: a
+	// re-authentication since then makes a new one necessary.
+	AuthTime int64 `json:"auth_time"`
+	Expires  int64 `json:"exp"`
+}
+
+var errTicket = errors.New("invalid consent ticket")
+
+// sessionBinding names a session inside tickets and CSRF tokens. It is a
+// hash, so the page never shows the session's ID.
+func sessionBinding(purpose, sessionID string) string {
+	sum := sha256.Sum256([]byte("gatehouse " + purpose + "\x00" + sessionID))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// newTicket signs the consent state of raw for sess.
+func (s *Server) newTicket(raw string, sess *store.Session) (string, error) {
+	signer := s.keys.Signer()
+	if signer == nil {
+		return "", errors.New("no signing key")
+	}
+	hdr, _ := json.Marshal(map[string]string{"alg": signer.Alg, "kid": signer.KID, "typ": ticketType})
+	body, err := json.Marshal(consentTicket{Request: raw, Session: sessionBinding("consent", sess.ID),
+		AuthTime: sess.AuthTime.Unix(), Expires: s.now().Add(ticketTTL).Unix()})
+	if err != nil {
+		return "", err
+	}
+	input := base64.RawURLEncoding.EncodeToString(hdr) + "." + base64.RawURLEncoding.EncodeToString(body)
+	sig, err := signer.Sign([]byte(input))
+	if err != nil {
+		return "", err
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// openTicket checks a ticket's signature, type and expiry and returns it.
+// Whether it belongs to the current session is checked by bound.
+func (s *Server) openTicket(tok string) (*consentTicket, error) {
+	if len(tok) > maxTicketBytes {
+		return nil, errTicket
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, errTicket
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+		Kid string `json:"kid"`
+		Typ string `json:"typ"`
+	}
+	if err := decodePart(parts[0], &hdr); err != nil || hdr.Typ != ticketType {
+		return nil, errTicket
+	}
+	pub, alg, ok := s.keys.PublicKey(hdr.Kid)
+	if !ok || alg != hdr.Alg {
+		return nil, errTicket
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !verifySignature(pub, alg, []byte(parts[0]+"."+parts[1]), sig) {
+		return nil, errTicket
+	}
+	var t consentTicket
+	if err := decodePart(parts[1], &t); err != nil || s.now().Unix() >= t.Expires {
+		return nil, errTicket
+	}
+	return &t, nil
+}
+
+// bound reports whether t was made for sess as it is now.
+func (t *consentTicket) bound(sess *store.Session) bool {
+	want := sessionBinding("consent", sess.ID)
+	return subtle.ConstantTimeCompare([]byte(t.Session), []byte(want)) == 1 && t.AuthTime == sess.AuthTime.Unix()
+}
+
+func decodePart(part string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(part)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// verifySignature checks a JWS signature made by keys.Signer.Sign.
+func verifySignature(pub crypto.PublicKey, alg string, input, sig []byte) bool {
+	switch k := pub.(type) {
+	case *ecdsa.PublicKey:
+		if alg != "ES256" || len(sig) != 64 {
+			return false
+		}
+		h := sha256.Sum256(input)
+		return ecdsa.Verify(k, h[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
+	case ed25519.PublicKey:
+		return alg == "EdDSA" && ed25519.Verify(k, input, sig)
+	case *rsa.PublicKey:
+		h := sha256.Sum256(input)
+		return alg == "RS256" && rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
+	}
+	return false
+}
