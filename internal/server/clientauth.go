@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -27,10 +28,13 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p pa
 		return nil, tooManyFailures(retry)
 	}
 	c := s.clients[id]
+	started := time.Now()
 	refuse := func() (*clientEntry, *oauth.Error) {
 		s.failures.fail(key, now)
-		// One answer for every failure: unknown client, wrong secret,
-		// wrong method. The log line carries no unauthenticated id.
+		// One answer for every failure, unknown client, wrong secret or
+		// wrong method, taking one time (secret.Floor). The log line
+		// carries no unauthenticated id.
+		s.secretFloor.Pad(r.Context(), started)
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
 	switch {
@@ -42,19 +46,15 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p pa
 		}
 		setClient(w, id)
 		return c, nil
-	case method == oauth.AuthNone:
+	case method == oauth.AuthNone, c == nil:
 		return refuse()
-	}
-	chk := s.dummy // unknown clients cost the same and never match
-	if c != nil {
-		chk = c.secret
 	}
 	// A cheap check (a plain secret, or a slow hash that matched before)
 	// decides at once: a client with many requests in flight is never
 	// held up by the limiter.
-	if q, ok := chk.(secret.QuickChecker); ok {
+	if q, ok := c.secret.(secret.QuickChecker); ok {
 		if match, decided := q.QuickCheck(sec); decided {
-			if !match || c == nil {
+			if !match {
 				return refuse()
 			}
 			setClient(w, id)
@@ -67,7 +67,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p pa
 	if !ok {
 		return nil, tooManyFailures(retry)
 	}
-	if c == nil || !chk.Check(sec) {
+	if !s.secretFloor.Check(r.Context(), c.secret, c.set, sec) {
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
 	att.succeeded()

@@ -245,12 +245,14 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRe
 		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
 		return
 	}
+	// Every refusal takes as long as a check of the slowest hash in use
+	// (secret.Floor): the time does not tell which usernames exist.
 	u := s.users[username]
 	ok := false
 	if u == nil || len(password) > 1024 {
-		s.dummyUser.Check(password)
+		s.passwordFloor.Pad(r.Context(), time.Now())
 	} else {
-		ok = u.check.Check(password)
+		ok = s.passwordFloor.Check(r.Context(), u.check, u.set, password)
 	}
 	if !ok {
 		// Recorded even if the client has hung up meanwhile: otherwise

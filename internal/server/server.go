@@ -6,8 +6,6 @@ package server
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -67,9 +65,11 @@ type Server struct {
 	model   *policy.Model
 	minter  *issue.Minter
 	clients map[string]*clientEntry
-	// dummy is checked for unknown client ids so that a miss costs the same
-	// as a wrong secret and does not reveal which ids exist.
-	dummy        secret.Checker
+	// secretFloor and passwordFloor pad every refused client secret and
+	// password to the cost of the slowest stored form in use, so a refusal
+	// takes as long for an unknown id or username as for a known one.
+	secretFloor   *secret.Floor
+	passwordFloor *secret.Floor
 	failures     *failureLimiter
 	accessLog    bool
 	accessLogger *slog.Logger
@@ -79,7 +79,6 @@ type Server struct {
 	slowHashes  secret.Gate
 	pages       *web.Pages
 	users       map[string]*user
-	dummyUser   secret.Checker
 	loginByUser *failureLimiter
 	loginByIP   *failureLimiter
 	// Cookie names: with an https issuer they carry the __Host- prefix,
@@ -103,6 +102,34 @@ type Server struct {
 type clientEntry struct {
 	cfg    *config.Client
 	secret secret.Checker // nil for a public client
+	set    string         // the secret's parameter set (secret.ParamSet)
+}
+
+// loadClients prepares every client's secret check, and a Floor that has
+// measured one wrong-secret check of each parameter set in use.
+func loadClients(cfg *config.Config, gate secret.Gate) (map[string]*clientEntry, *secret.Floor, error) {
+	clients := make(map[string]*clientEntry, len(cfg.Clients))
+	floor := secret.NewFloor()
+	seen := map[string]bool{}
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		e := &clientEntry{cfg: c}
+		if c.Secret != "" {
+			chk, err := secret.ParseGated(c.Secret, gate)
+			if err != nil {
+				return nil, nil, errors.New("client " + c.ID + ": " + err.Error())
+			}
+			e.secret, e.set = chk, secret.ParamSet(c.Secret)
+			if !seen[e.set] {
+				seen[e.set] = true
+				started := time.Now()
+				chk.Check("\x00 not a secret")
+				floor.Observe(e.set, time.Since(started))
+			}
+		}
+		clients[c.ID] = e
+	}
+	return clients, floor, nil
 }
 
 // New wires a server from validated configuration.
@@ -128,7 +155,6 @@ func New(o Options) (*Server, error) {
 		log:          o.Logger,
 		now:          o.Now,
 		model:        policy.New(cfg),
-		clients:      make(map[string]*clientEntry, len(cfg.Clients)),
 		failures:     newFailureLimiter(6*time.Second, 10, 10000),
 		accessLog:    o.AccessLog,
 		accessLogger: o.AccessLogger,
@@ -155,24 +181,12 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages
-	if s.users, s.dummyUser, err = loadUsers(cfg, s.slowHashes); err != nil {
+	if s.users, s.passwordFloor, err = loadUsers(cfg, s.slowHashes); err != nil {
 		return nil, err
 	}
-	for i := range cfg.Clients {
-		c := &cfg.Clients[i]
-		e := &clientEntry{cfg: c}
-		if c.Secret != "" {
-			chk, err := secret.ParseGated(c.Secret, s.slowHashes)
-			if err != nil {
-				return nil, errors.New("client " + c.ID + ": " + err.Error())
-			}
-			e.secret = chk
-		}
-		s.clients[c.ID] = e
+	if s.clients, s.secretFloor, err = loadClients(cfg, s.slowHashes); err != nil {
+		return nil, err
 	}
-	var rnd [16]byte
-	_, _ = rand.Read(rnd[:])
-	s.dummy, _ = secret.Parse(hex.EncodeToString(rnd[:]))
 	s.admins = make(map[string]bool, len(cfg.Admins))
 	for _, id := range cfg.Admins {
 		s.admins[id] = true
