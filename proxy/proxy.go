@@ -35,6 +35,11 @@
 //     Strip it when the upstream should see only the X-Gatehouse-
 //     headers.
 //
+// With Config.Routes, the route is matched on the escaped path that is
+// forwarded, and paths an upstream could decode into another route
+// (encoded '/', '\', '.', '%', dot segments, "//", ';', ...) are refused
+// with 400; see Config.Routes.
+//
 // The upstream must be reachable only through the proxy (bind it to
 // loopback or a private network): anyone who can reach it directly can
 // send X-Gatehouse- headers of their choosing.
@@ -105,6 +110,15 @@ type Config struct {
 	// Allow when only the method is wrong (fail closed). Requests without
 	// a valid token get the usual 401 whether or not a route matches, so
 	// the routes cannot be probed anonymously. Scopes must be empty.
+	//
+	// With Routes, a request whose escaped path (r.URL.EscapedPath(), the
+	// path that is matched and forwarded) could be read by the upstream
+	// as another path is refused with 400 before its token is checked:
+	// a percent-encoded '/', '\', '.', '%', ';' or control character, a
+	// ';', an empty segment ("//") other than a trailing slash, a "." or
+	// ".." segment, or percent-encoded bytes that are not UTF-8. Every
+	// other path is forwarded exactly as matched. Without Routes every
+	// path needs the same scopes, so none is refused for its shape.
 	Routes *Routes
 	// Realm is the realm of the Bearer challenges (RFC 6750 §3); use the
 	// upstream's audience id. Empty: as httpauth.New decides.
@@ -266,6 +280,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	scopes := h.scopes
 	var unrouted http.Handler
 	if h.routes != nil {
+		// The path is checked before the token: it is malformed whoever
+		// sends it, and the answer says nothing about the routes.
+		if why := ambiguousPath(r.URL.EscapedPath()); why != "" {
+			http.Error(w, "gatehouse proxy: refused an ambiguous request path with "+why+
+				": the upstream could read it as another path than the route that was checked", http.StatusBadRequest)
+			h.access(r, http.StatusBadRequest, "deny", "ambiguous path: "+why, nil, start)
+			return
+		}
 		// The route is looked up first so the token is verified once,
 		// with the scopes it must carry.
 		var matched bool

@@ -64,8 +64,12 @@ refreshes them every --routes-refresh. A request must then match a route
 (net/http ServeMux patterns such as "GET /orders/{id}") and its token carry
 that route's scopes: 403 insufficient_scope otherwise. A request with a valid
 token that matches no route is refused with 404 (405 when only the method is
-wrong) and never reaches the upstream: what is not declared is closed. If a
-refresh fails, the routes in force stay.
+wrong) and never reaches the upstream: what is not declared is closed. The
+route is matched on the escaped path that is forwarded; a path the upstream
+could decode or clean into another route (an encoded '/', '\', '.', '%' or ';',
+a control character, a ';', "//", a "." or ".." segment, non-UTF-8 escapes)
+is refused with 400 before the token is checked. If a refresh fails, the
+routes in force stay.
 
 One access log line per request goes to stderr: method, path, status,
 decision (allow/deny), reason, client, subject, duration; never the token or
