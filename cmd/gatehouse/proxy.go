@@ -52,8 +52,12 @@ insufficient_scope) and never reach the upstream.
 Accepted requests are forwarded to --upstream with the verified identity in
 X-Gatehouse-Subject, X-Gatehouse-Client, X-Gatehouse-Scope and
 X-Gatehouse-Audience (any such headers sent by clients are removed first), and
-X-Forwarded-For/-Host/-Proto. The Authorization header is forwarded unless
---strip-authorization. Make the upstream reachable only through the proxy
+X-Forwarded-For/-Host/-Proto and X-Real-IP as the proxy saw them. Headers a
+client could use to claim another address, scheme, host or port, or to make
+the upstream run another method or path (Forwarded, every X-Forwarded*,
+X-HTTP-Method-Override, X-Original-URL, X-Rewrite-URL, True-Client-IP, ...;
+any case, '_' for '-') are removed. The Authorization header is forwarded as
+sent unless --strip-authorization; an Authorization trailer never is. Make the upstream reachable only through the proxy
 (listen on 127.0.0.1 or a private network), or anyone can send those headers.
 
 Route mode: with --client-id (and the secret in --client-secret or, better,
