@@ -26,14 +26,33 @@
 //     the client whose name starts with X-Gatehouse- in any case, or with
 //     '_' for '-' (X_Gatehouse_Subject, which CGI-style servers map to the
 //     same variable), is removed first, so the upstream can trust these;
-//   - X-Forwarded-For, X-Forwarded-Host and X-Forwarded-Proto set by the
-//     proxy; values sent by the client are dropped, not appended to, and
-//     so is a client's Forwarded header (RFC 7239);
-//   - the Authorization header as the client sent it, unless
-//     Config.StripAuthorization: an upstream may verify the token again
-//     (defence in depth) or exchange it for calls of its own (RFC 8693).
-//     Strip it when the upstream should see only the X-Gatehouse-
-//     headers.
+//   - X-Forwarded-For, X-Forwarded-Host, X-Forwarded-Proto and X-Real-IP
+//     set by the proxy from what it saw (the client's address, the Host
+//     header, TLS or not); values sent by the client are dropped, not
+//     appended to;
+//   - no other header with which a client could name another client
+//     address, scheme, host or port, or make the upstream run another
+//     method or path than the one authorised: removed, in any case and
+//     with '_' for '-', as headers and as trailers, are Forwarded
+//     (RFC 7239), X-Forwarded and every X-Forwarded-* (-Port, -Ssl,
+//     -Scheme, -Server, -Prefix, -Uri, ...), X-HTTP-Method-Override,
+//     X-HTTP-Method, X-Method-Override, X-Original-Method,
+//     X-Original-URL, X-Original-URI, X-Rewrite-URL, X-Override-URL,
+//     X-Envoy-Original-Path, True-Client-IP, X-Client-IP, Client-IP,
+//     X-Cluster-Client-IP, CF-Connecting-IP, Fastly-Client-IP,
+//     X-Originating-IP, X-Remote-IP, X-Remote-Addr, X-ProxyUser-IP,
+//     X-Url-Scheme, Front-End-Https, X-Host and X-Original-Host;
+//   - the Authorization header as the client sent it, the one the proxy
+//     checked (an Authorization trailer, never checked, is removed),
+//     unless Config.StripAuthorization: an upstream may verify the token
+//     again (defence in depth) or exchange it for calls of its own
+//     (RFC 8693). Strip it when the upstream should see only the
+//     X-Gatehouse- headers.
+//
+// With Config.Routes, the route is matched on the escaped path that is
+// forwarded, and paths an upstream could decode into another route
+// (encoded '/', '\', '.', '%', dot segments, "//", ';', ...) are refused
+// with 400; see Config.Routes.
 //
 // The upstream must be reachable only through the proxy (bind it to
 // loopback or a private network): anyone who can reach it directly can
@@ -105,6 +124,15 @@ type Config struct {
 	// Allow when only the method is wrong (fail closed). Requests without
 	// a valid token get the usual 401 whether or not a route matches, so
 	// the routes cannot be probed anonymously. Scopes must be empty.
+	//
+	// With Routes, a request whose escaped path (r.URL.EscapedPath(), the
+	// path that is matched and forwarded) could be read by the upstream
+	// as another path is refused with 400 before its token is checked:
+	// a percent-encoded '/', '\', '.', '%', ';' or control character, a
+	// ';', an empty segment ("//") other than a trailing slash, a "." or
+	// ".." segment, or percent-encoded bytes that are not UTF-8. Every
+	// other path is forwarded exactly as matched. Without Routes every
+	// path needs the same scopes, so none is refused for its shape.
 	Routes *Routes
 	// Realm is the realm of the Bearer challenges (RFC 6750 §3); use the
 	// upstream's audience id. Empty: as httpauth.New decides.
@@ -266,6 +294,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	scopes := h.scopes
 	var unrouted http.Handler
 	if h.routes != nil {
+		// The path is checked before the token: it is malformed whoever
+		// sends it, and the answer says nothing about the routes.
+		if why := ambiguousPath(r.URL.EscapedPath()); why != "" {
+			http.Error(w, "gatehouse proxy: refused an ambiguous request path with "+why+
+				": the upstream could read it as another path than the route that was checked", http.StatusBadRequest)
+			h.access(r, http.StatusBadRequest, "deny", "ambiguous path: "+why, nil, start)
+			return
+		}
 		// The route is looked up first so the token is verified once,
 		// with the scopes it must carry.
 		var matched bool
@@ -347,18 +383,28 @@ func forwardable(c *verify.Claims) *httpauth.Error {
 
 // rewrite builds the upstream request. httputil.ReverseProxy has already
 // removed hop-by-hop headers (including any named in Connection) and the
-// client's X-Forwarded-* from pr.Out, so what is set here arrives as set.
+// client's Forwarded and X-Forwarded-For/-Host/-Proto from pr.Out, so
+// what is set here arrives as set.
 func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(h.upstream)
 	if h.keepHost {
 		pr.Out.Host = pr.In.Host
 	}
+	// First, because it removes every X-Forwarded* name, including the
+	// three SetXForwarded sets.
+	stripInbound(pr.Out.Header)
+	stripInbound(pr.Out.Trailer)
+	// The proxy checked the Authorization header; a trailer of that name
+	// arrives after the decision and was never checked, and frameworks
+	// that merge trailers into headers would see two credentials.
+	pr.Out.Trailer.Del("Authorization")
 	pr.SetXForwarded()
-	// ReverseProxy drops the client's X-Forwarded-*; the standard
-	// Forwarded header (RFC 7239) would contradict them, so it goes too.
-	pr.Out.Header.Del("Forwarded")
-	stripGatehouse(pr.Out.Header)
-	stripGatehouse(pr.Out.Trailer)
+	// X-Real-IP is what many frameworks read instead of X-Forwarded-For;
+	// the proxy sets it to the same address rather than leave it absent,
+	// so an upstream configured for it gets the truth.
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		pr.Out.Header.Set("X-Real-Ip", ip)
+	}
 	if h.stripAuth {
 		pr.Out.Header.Del("Authorization")
 	}
@@ -380,38 +426,96 @@ func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	set(HeaderAudience, strings.Join(c.Audience, " "))
 }
 
-// stripGatehouse deletes every header that an upstream could take for one
-// of ours: the prefix compared case-insensitively, with '_' matching '-'
-// because CGI, PHP, WSGI and some nginx setups map both to the same
-// variable name.
-func stripGatehouse(h http.Header) {
+// inboundOverrides are the names, besides the X-Gatehouse- and
+// X-Forwarded prefixes, of headers a client must not pass to the
+// upstream: common servers and frameworks honour them to run another
+// method or path than the request line's (the one the token was checked
+// for), or to take another client address, scheme or host than the one
+// the proxy saw. Lower case, '-' for '_'.
+var inboundOverrides = map[string]bool{
+	// Method and path overrides.
+	"x-http-method-override": true,
+	"x-http-method":          true,
+	"x-method-override":      true,
+	"x-original-method":      true,
+	"x-original-url":         true,
+	"x-original-uri":         true,
+	"x-rewrite-url":          true,
+	"x-override-url":         true,
+	"x-envoy-original-path":  true,
+	// Client address, scheme and host.
+	"forwarded":           true,
+	"x-real-ip":           true,
+	"true-client-ip":      true,
+	"x-client-ip":         true,
+	"client-ip":           true,
+	"x-cluster-client-ip": true,
+	"cf-connecting-ip":    true,
+	"fastly-client-ip":    true,
+	"x-originating-ip":    true,
+	"x-remote-ip":         true,
+	"x-remote-addr":       true,
+	"x-proxyuser-ip":      true,
+	"x-url-scheme":        true,
+	"front-end-https":     true,
+	"x-host":              true,
+	"x-original-host":     true,
+}
+
+// stripInbound deletes every header an upstream could take for one the
+// proxy vouches for: names starting with X-Gatehouse- (the identity) or
+// X-Forwarded (X-Forwarded, X-Forwarded-For/-Host/-Proto/-Port/-Ssl/
+// -Scheme/-Server/-Prefix/-Uri/...; the proxy sets -For, -Host and
+// -Proto itself), and the names in inboundOverrides. Names are compared
+// case-insensitively with '_' matching '-', because CGI, PHP, WSGI and
+// some nginx setups map both to the same variable name.
+func stripInbound(h http.Header) {
 	for k := range h {
-		if isGatehouseHeader(k) {
+		if inboundOnly(k) {
 			delete(h, k)
 		}
 	}
 }
 
-func isGatehouseHeader(k string) bool {
-	if len(k) < len(HeaderPrefix) {
+func inboundOnly(k string) bool {
+	if hasFoldedPrefix(k, "x-gatehouse-") || hasFoldedPrefix(k, "x-forwarded") {
+		return true
+	}
+	// Folded on the stack: this runs for every header of every request.
+	// No name in inboundOverrides is anywhere near 64 bytes long.
+	var buf [64]byte
+	if len(k) > len(buf) {
 		return false
 	}
-	for i := 0; i < len(HeaderPrefix); i++ {
-		c, p := k[i], HeaderPrefix[i]
-		if c == '_' {
-			c = '-'
-		}
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if 'A' <= p && p <= 'Z' {
-			p += 'a' - 'A'
-		}
-		if c != p {
+	for i := 0; i < len(k); i++ {
+		buf[i] = foldName(k[i])
+	}
+	return inboundOverrides[string(buf[:len(k)])]
+}
+
+// hasFoldedPrefix reports whether k starts with prefix (lower case, '-')
+// once folded by foldName.
+func hasFoldedPrefix(k, prefix string) bool {
+	if len(k) < len(prefix) {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if foldName(k[i]) != prefix[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// foldName maps a header name byte to lower case, '_' to '-'.
+func foldName(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // upstreamError answers a request the upstream did not answer: 504 when it

@@ -21,7 +21,10 @@ import (
 // scopes. Matching is net/http.ServeMux's: a route's path is a ServeMux
 // pattern path ("/orders/{id}", "/files/{path...}", "/static/"), each
 // method makes it a "METHOD /path" pattern, and the most specific pattern
-// wins. A request that matches no route is refused (fail closed).
+// wins. A request that matches no route is refused (fail closed). The
+// proxy matches r.URL.EscapedPath(), the path it forwards, and refuses
+// paths an upstream could read as another route before matching (see
+// Config.Routes), so ServeMux's redirects to a cleaned path never apply.
 //
 // Routes is safe for concurrent use. Set builds a new ServeMux and swaps
 // it in atomically, so requests in flight finish with the rules they

@@ -34,7 +34,9 @@ func TestRoutesMatch(t *testing.T) {
 		{"POST", "/orders/42", false, nil, http.StatusMethodNotAllowed},
 		{"GET", "/orders/42/notes/x", false, nil, http.StatusNotFound},
 		{"GET", "/admin", false, nil, http.StatusNotFound},
-		{"GET", "/static/../admin", false, nil, http.StatusTemporaryRedirect}, // to the clean path, never forwarded
+		// ServeMux redirects to the clean path; the proxy never gets here
+		// (400 first: TestRoutePathAmbiguousRefused).
+		{"GET", "/static/../admin", false, nil, http.StatusTemporaryRedirect},
 	}
 	for _, tc := range tests {
 		r := httptest.NewRequest(tc.method, "http://api.example.com"+tc.path, nil)

@@ -52,8 +52,12 @@ insufficient_scope) and never reach the upstream.
 Accepted requests are forwarded to --upstream with the verified identity in
 X-Gatehouse-Subject, X-Gatehouse-Client, X-Gatehouse-Scope and
 X-Gatehouse-Audience (any such headers sent by clients are removed first), and
-X-Forwarded-For/-Host/-Proto. The Authorization header is forwarded unless
---strip-authorization. Make the upstream reachable only through the proxy
+X-Forwarded-For/-Host/-Proto and X-Real-IP as the proxy saw them. Headers a
+client could use to claim another address, scheme, host or port, or to make
+the upstream run another method or path (Forwarded, every X-Forwarded*,
+X-HTTP-Method-Override, X-Original-URL, X-Rewrite-URL, True-Client-IP, ...;
+any case, '_' for '-') are removed. The Authorization header is forwarded as
+sent unless --strip-authorization; an Authorization trailer never is. Make the upstream reachable only through the proxy
 (listen on 127.0.0.1 or a private network), or anyone can send those headers.
 
 Route mode: with --client-id (and the secret in --client-secret or, better,
@@ -64,8 +68,12 @@ refreshes them every --routes-refresh. A request must then match a route
 (net/http ServeMux patterns such as "GET /orders/{id}") and its token carry
 that route's scopes: 403 insufficient_scope otherwise. A request with a valid
 token that matches no route is refused with 404 (405 when only the method is
-wrong) and never reaches the upstream: what is not declared is closed. If a
-refresh fails, the routes in force stay.
+wrong) and never reaches the upstream: what is not declared is closed. The
+route is matched on the escaped path that is forwarded; a path the upstream
+could decode or clean into another route (an encoded '/', '\', '.', '%' or ';',
+a control character, a ';', "//", a "." or ".." segment, non-UTF-8 escapes)
+is refused with 400 before the token is checked. If a refresh fails, the
+routes in force stay.
 
 One access log line per request goes to stderr: method, path, status,
 decision (allow/deny), reason, client, subject, duration; never the token or
