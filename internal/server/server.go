@@ -70,10 +70,10 @@ type Server struct {
 	// takes as long for an unknown id or username as for a known one.
 	secretFloor   *secret.Floor
 	passwordFloor *secret.Floor
-	failures     *failureLimiter
-	accessLog    bool
-	accessLogger *slog.Logger
-	serveMetrics bool
+	failures      *failureLimiter
+	accessLog     bool
+	accessLogger  *slog.Logger
+	serveMetrics  bool
 
 	// slowHashes bounds concurrent argon2id/bcrypt checks (memory).
 	slowHashes  secret.Gate
