@@ -25,6 +25,9 @@ type AuthCode struct {
 	// endpoint; the token endpoint issues exactly these.
 	Scopes   []string
 	Audience []string
+	// IDTokenClaims are the user claims the request asked for in the ID
+	// token (OIDC Core §5.5, the "claims" parameter); a list like Scopes.
+	IDTokenClaims []string
 	// AuthTime is when the user authenticated (the ID token's auth_time).
 	AuthTime time.Time
 	// SessionID links the code to the browser session that approved it

@@ -16,7 +16,7 @@ import (
 
 const codeColumns = `hash, client_id, redirect_uri, code_challenge, code_challenge_method,
 	nonce, subject, scopes, audience, auth_time, session_id, created_at, expires_at,
-	used_at, issued_family_id, issued_access_jti, issued_access_exp`
+	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims`
 
 func scanCode(row pgx.Row) (store.AuthCode, error) {
 	var (
@@ -26,10 +26,10 @@ func scanCode(row pgx.Row) (store.AuthCode, error) {
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&c.Nonce, &c.Subject, &c.Scopes, &c.Audience, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp); err != nil {
+		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &c.IDTokenClaims); err != nil {
 		return store.AuthCode{}, err
 	}
-	c.Scopes, c.Audience = fromList(c.Scopes), fromList(c.Audience)
+	c.Scopes, c.Audience, c.IDTokenClaims = fromList(c.Scopes), fromList(c.Audience), fromList(c.IDTokenClaims)
 	c.AuthTime = fromTS(authTime)
 	c.CreatedAt = fromTS(created)
 	c.ExpiresAt = fromTS(expires)
@@ -52,10 +52,10 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 	// One statement is one transaction.
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
 		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
-		session_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		session_id, created_at, expires_at, id_token_claims) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.Hash, c.ClientID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		c.Subject, list(c.Scopes), list(c.Audience), ts(c.AuthTime),
-		c.SessionID, ts(c.CreatedAt), ts(c.ExpiresAt))
+		c.SessionID, ts(c.CreatedAt), ts(c.ExpiresAt), list(c.IDTokenClaims))
 	if err != nil {
 		return insertErr("create code", "code", err)
 	}

@@ -15,18 +15,18 @@ import (
 
 const codeColumns = `hash, client_id, redirect_uri, code_challenge, code_challenge_method,
 	nonce, subject, scopes, audience, auth_time, session_id, created_at, expires_at,
-	used_at, issued_family_id, issued_access_jti, issued_access_exp`
+	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims`
 
 func scanCode(row scanner) (store.AuthCode, error) {
 	var (
 		c                                store.AuthCode
-		scopes, aud                      string
+		scopes, aud, claims              string
 		authTime, created, expires, used sql.NullInt64
 		issuedExp                        sql.NullInt64
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&c.Nonce, &c.Subject, &scopes, &aud, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp); err != nil {
+		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &claims); err != nil {
 		return store.AuthCode{}, err
 	}
 	var err error
@@ -34,6 +34,9 @@ func scanCode(row scanner) (store.AuthCode, error) {
 		return store.AuthCode{}, err
 	}
 	if c.Audience, err = decodeList(aud); err != nil {
+		return store.AuthCode{}, err
+	}
+	if c.IDTokenClaims, err = decodeList(claims); err != nil {
 		return store.AuthCode{}, err
 	}
 	c.AuthTime = fromMillis(authTime)
@@ -57,10 +60,10 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
 		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
-		session_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		session_id, created_at, expires_at, id_token_claims) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ClientID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		c.Subject, encodeList(c.Scopes), encodeList(c.Audience), toMillis(c.AuthTime),
-		c.SessionID, toMillis(c.CreatedAt), toMillis(c.ExpiresAt))
+		c.SessionID, toMillis(c.CreatedAt), toMillis(c.ExpiresAt), encodeList(c.IDTokenClaims))
 	if err != nil {
 		return insertErr("create code", "code", err)
 	}

@@ -40,12 +40,13 @@ func sampleCode(hash string) store.AuthCode {
 		Subject:             "alice",
 		// Order and duplicates must survive; so must case and spaces
 		// inside an element.
-		Scopes:    []string{"openid", "profile", "offline_access", "Orders:Read", "profile"},
-		Audience:  []string{"customer-portal", "https://orders.example.com", "hr api"},
-		AuthTime:  t0.Add(-5 * time.Minute),
-		SessionID: "session-hash-1",
-		CreatedAt: t0,
-		ExpiresAt: t0.Add(time.Minute),
+		Scopes:        []string{"openid", "profile", "offline_access", "Orders:Read", "profile"},
+		Audience:      []string{"customer-portal", "https://orders.example.com", "hr api"},
+		IDTokenClaims: []string{"email", "name", "email"},
+		AuthTime:      t0.Add(-5 * time.Minute),
+		SessionID:     "session-hash-1",
+		CreatedAt:     t0,
+		ExpiresAt:     t0.Add(time.Minute),
 	}
 }
 
@@ -439,6 +440,7 @@ func assertCode(t *testing.T, got, want store.AuthCode) {
 	assertString(t, w+" Subject", got.Subject, want.Subject)
 	assertList(t, w+" Scopes", got.Scopes, want.Scopes)
 	assertList(t, w+" Audience", got.Audience, want.Audience)
+	assertList(t, w+" IDTokenClaims", got.IDTokenClaims, want.IDTokenClaims)
 	assertTime(t, w+" AuthTime", got.AuthTime, want.AuthTime)
 	assertString(t, w+" SessionID", got.SessionID, want.SessionID)
 	assertTime(t, w+" CreatedAt", got.CreatedAt, want.CreatedAt)
