@@ -157,7 +157,7 @@ var (
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
 	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
 	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy", "trusted_proxies", "admins"}
-	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce", "routes"}
+	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce", "routes", "id_token_scope_claims"}
 	routeKeys      = []string{"path", "methods", "scopes"}
 	httpMethods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 	externalKeys   = []string{"id", "description", "tags"}
@@ -618,6 +618,8 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 			c.RequirePKCE = &b
 		case "first_party":
 			c.FirstParty = d.boolean(v, key)
+		case "id_token_scope_claims":
+			c.IDTokenScopeClaims = d.boolean(v, key)
 		case "post_logout_redirect_uris":
 			c.PostLogoutRedirectURIs = d.strs(v, key, p)
 		case "tags":

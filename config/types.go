@@ -83,6 +83,12 @@ type Client struct {
 	// FirstParty clients belong to the operator: users are not asked to
 	// consent to them (offline_access included).
 	FirstParty bool `yaml:"first_party"`
+	// IDTokenScopeClaims puts the user claims that the granted scopes
+	// release (profile, email, ...) into the client's ID tokens as well.
+	// By default they come from UserInfo only, as OIDC Core §5.4 says when
+	// an access token is issued; an ID token carries a user claim only
+	// when the request asked for it with the claims parameter (§5.5).
+	IDTokenScopeClaims bool `yaml:"id_token_scope_claims"`
 	// PostLogoutRedirectURIs are where RP-initiated logout may return the
 	// user (OIDC RP-Initiated Logout §3), matched exactly.
 	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`

@@ -22,6 +22,9 @@ const (
 	CodeLoginRequired           = "login_required"
 	CodeConsentRequired         = "consent_required"
 	CodeInteractionRequired     = "interaction_required"
+	// CodeUnmetAuthenticationRequirement: an essential acr could not be
+	// met (OpenID Connect Core 1.0 errata set 2, §3.1.2.6).
+	CodeUnmetAuthenticationRequirement = "unmet_authentication_requirement"
 )
 
 // Error is the one OAuth 2.0 protocol error type of Gatehouse. Code and

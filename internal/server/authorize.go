@@ -23,7 +23,10 @@ type authRequest struct {
 	// hintSubject is the user an id_token_hint names: the request is for
 	// that user only (OIDC Core §3.1.2.1).
 	hintSubject string
-	state       string
+	// idTokenClaims are the user claims the claims parameter asks for in
+	// the ID token (OIDC Core §5.5).
+	idTokenClaims []string
+	state         string
 	nonce       string
 	grant       policy.Grant
 	challenge   string
@@ -151,6 +154,10 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 		}
 	}
 
+	if oe := req.parseClaims(p); oe != nil {
+		return req, redirectErr(oe)
+	}
+
 	var pr policy.Request
 	pr.Resources = p.all("resource")
 	pr.Scope, pr.ScopeGiven = p.get("scope")
@@ -160,6 +167,38 @@ func (s *Server) parseAuthRequest(raw string) (*authRequest, *authError) {
 	}
 	req.grant = g
 	return req, nil
+}
+
+// parseClaims reads the claims parameter (OIDC Core §5.5) and checks an
+// essential acr against the one authentication context Gatehouse offers
+// (§5.5.1.1: an essential acr that cannot be met fails the request).
+// acr_values (§3.1.2.1) are voluntary and need no check: the ID token
+// says which context was used.
+func (req *authRequest) parseClaims(p params) *oauth.Error {
+	raw, ok := p.get("claims")
+	if !ok {
+		return nil
+	}
+	cr, err := oauth.ParseClaimsRequest(raw)
+	if err != nil {
+		return oauth.InvalidRequest("the claims parameter is not valid: " + err.Error())
+	}
+	for _, set := range []map[string]oauth.ClaimSpec{cr.IDToken, cr.UserInfo} {
+		acr, ok := set["acr"]
+		if !ok || !acr.Essential {
+			continue
+		}
+		values, err := acr.StringValues()
+		if err != nil {
+			return oauth.InvalidRequest("claims: acr values must be strings")
+		}
+		if len(values) > 0 && !slices.Contains(values, oauth.ACRPassword) {
+			return &oauth.Error{Code: oauth.CodeUnmetAuthenticationRequirement, Status: http.StatusBadRequest,
+				Description: "the essential acr cannot be met: this server offers only " + oauth.ACRPassword}
+		}
+	}
+	req.idTokenClaims = oauth.Names(cr.IDToken)
+	return nil
 }
 
 // hasScope reports whether the grant includes scope.

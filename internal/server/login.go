@@ -381,7 +381,7 @@ func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequ
 		Hash: hash, ClientID: req.client.cfg.ID, RedirectURI: redirect,
 		CodeChallenge: req.challenge, CodeChallengeMethod: method, Nonce: req.nonce,
 		Subject: sess.Subject, Scopes: req.grant.Scopes, Audience: req.grant.Audience,
-		AuthTime: sess.AuthTime, SessionID: sess.ID, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
+		IDTokenClaims: req.idTokenClaims, AuthTime: sess.AuthTime, SessionID: sess.ID, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
 	}
 	if err := s.store.CreateCode(r.Context(), c); err != nil {
 		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
