@@ -157,7 +157,7 @@ var (
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
 	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
 	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy", "trusted_proxies", "admins"}
-	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce", "routes", "id_token_scope_claims"}
+	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce", "id_token_signed_response_alg", "routes", "id_token_scope_claims"}
 	routeKeys      = []string{"path", "methods", "scopes"}
 	httpMethods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 	externalKeys   = []string{"id", "description", "tags"}
@@ -616,6 +616,8 @@ func (d *decoder) decodeClient(n *yaml.Node, line int, cfg *Config) {
 		case "require_pkce":
 			b := d.boolean(v, key)
 			c.RequirePKCE = &b
+		case "id_token_signed_response_alg":
+			c.IDTokenSignedResponseAlg = d.str(v, key)
 		case "first_party":
 			c.FirstParty = d.boolean(v, key)
 		case "id_token_scope_claims":
@@ -878,6 +880,7 @@ func (d *decoder) validate(cfg *Config) {
 			who = fmt.Sprintf("client at line %d", c.Line)
 		}
 		d.validateRoutes(who, c, d.clients[i], d.routes[i])
+		d.validateIDTokenAlg(who, c, d.clients[i], cfg)
 	}
 	for i := range cfg.ExternalAudiences {
 		a := &cfg.ExternalAudiences[i]
@@ -1317,6 +1320,35 @@ func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[s
 				"%s: secret is too short (%d characters)", who, len(c.Secret))
 		}
 	}
+}
+
+// validateIDTokenAlg checks id_token_signed_response_alg against what the
+// key ring can sign ID tokens with: signing_alg and RS256.
+func (d *decoder) validateIDTokenAlg(who string, c *Client, p *pos, cfg *Config) {
+	alg := c.IDTokenSignedResponseAlg
+	algs := cfg.IDTokenSigningAlgs()
+	if alg == "" || slices.Contains(algs, alg) {
+		return
+	}
+	line := p.at("id_token_signed_response_alg")
+	hint := fmt.Sprintf("use %s (signing_alg, the default when the key is absent) or RS256", cfg.SigningAlg)
+	if cfg.SigningAlg == "RS256" {
+		hint = "use RS256 (signing_alg, the default when the key is absent)"
+	}
+	for _, a := range algs {
+		if strings.EqualFold(a, alg) {
+			d.add(line, fmt.Sprintf("did you mean %q? %s", a, hint), "%s: unsupported id_token_signed_response_alg %q", who, alg)
+			return
+		}
+	}
+	if slices.Contains(signingAlgs, alg) {
+		// A real algorithm the ring holds no keys for: the key ring keeps
+		// signing_alg's keys and RS256's, nothing else.
+		d.add(line, fmt.Sprintf("%s; to sign ID tokens with %s, set signing_alg: %s (access tokens then use it too)", hint, alg, alg),
+			"%s: id_token_signed_response_alg %q is not available while signing_alg is %s", who, alg, cfg.SigningAlg)
+		return
+	}
+	d.add(line, hint, "%s: unsupported id_token_signed_response_alg %q", who, alg)
 }
 
 func (d *decoder) validateRedirect(who, r string, line int) {

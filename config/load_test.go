@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,6 +164,12 @@ func TestParseRejects(t *testing.T) {
 		{"username equals a client id", head + "clients:\n  - id: job\n    secret: job-secret-1234567890\nusers:\n  - username: job " + mark + "\n    password: x", `username "job" is also a client id`},
 		{"trusted proxy not an address", head + "trusted_proxies: [10.0.0.0/8, nope] " + mark, `trusted_proxies: "nope" is not an IP address`},
 		{"require_pkce not a bool", head + "clients:\n  - id: web\n    secret: web-secret-1234567890\n    require_pkce: yes " + mark, "require_pkce must be true or false"},
+		{"id token alg unknown", head + "clients:\n  - id: web\n    id_token_signed_response_alg: HS256 " + mark, `client "web": unsupported id_token_signed_response_alg "HS256" (use ES256 (signing_alg, the default when the key is absent) or RS256)`},
+		{"id token alg case", head + "clients:\n  - id: web\n    id_token_signed_response_alg: rs256 " + mark, `did you mean "RS256"?`},
+		{"id token alg not in ring", head + "clients:\n  - id: web\n    id_token_signed_response_alg: EdDSA " + mark, `"EdDSA" is not available while signing_alg is ES256 (use ES256 (signing_alg, the default when the key is absent) or RS256; to sign ID tokens with EdDSA, set signing_alg: EdDSA`},
+		{"id token alg not in RS256 ring", head + "signing_alg: RS256\nclients:\n  - id: web\n    id_token_signed_response_alg: ES256 " + mark, "use RS256 (signing_alg"},
+		{"id token alg list", head + "clients:\n  - id: web\n    id_token_signed_response_alg: [RS256] " + mark, "id_token_signed_response_alg must be a single value"},
+		{"id token alg misspelt key", head + "clients:\n  - id: web\n    id_token_signed_respons_alg: RS256 " + mark, `did you mean "id_token_signed_response_alg"?`},
 		{"username spaces", head + "users:\n  - username: ' a' " + mark + "\n    password: x", "surrounding whitespace"},
 		{"no password", head + "users:\n  - username: a " + mark, "neither password nor password_hash"},
 		{"both passwords", head + "users:\n  - username: a\n    password: x " + mark + "\n    password_hash: '" + testBcrypt + "'", "both password and password_hash"},
@@ -231,6 +238,8 @@ func TestParseAccepts(t *testing.T) {
 		{"anchors and aliases", head + "clients:\n  - id: a\n    scopes: &s [openid, profile]\n  - id: b\n    scopes: *s"},
 		{"claims of several types", head + "users:\n  - username: a\n    password: x\n    claims: {name: A, email_verified: true, groups: [x, y], address: {country: NL}}"},
 		{"negative rotation disables", head + "key_rotation_period: -1s"},
+		{"RS256 ID tokens", head + "clients:\n  - id: a\n    id_token_signed_response_alg: RS256"},
+		{"ID tokens with signing_alg", head + "signing_alg: EdDSA\nclients:\n  - id: a\n    id_token_signed_response_alg: EdDSA\n  - id: b\n    id_token_signed_response_alg: RS256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,6 +394,25 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.RefreshTokenTTL != time.Nanosecond {
 		t.Errorf("RefreshTokenTTL = %v; any positive value is accepted", cfg.RefreshTokenTTL)
+	}
+}
+
+// TestIDTokenAlgs: a client without id_token_signed_response_alg gets
+// signing_alg's ID tokens; RS256 is always offered besides.
+func TestIDTokenAlgs(t *testing.T) {
+	cfg := mustParse(t, head+"clients:\n  - id: a\n  - id: b\n    id_token_signed_response_alg: RS256\n", noEnv)
+	if got := cfg.Clients[0].IDTokenSignedResponseAlg; got != "" {
+		t.Errorf("absent id_token_signed_response_alg = %q, want empty (signing_alg)", got)
+	}
+	if got := cfg.Clients[1].IDTokenSignedResponseAlg; got != "RS256" {
+		t.Errorf("id_token_signed_response_alg = %q, want RS256", got)
+	}
+	if got := cfg.IDTokenSigningAlgs(); !slices.Equal(got, []string{"ES256", "RS256"}) {
+		t.Errorf("IDTokenSigningAlgs() = %v, want [ES256 RS256]", got)
+	}
+	cfg = mustParse(t, head+"signing_alg: RS256\n", noEnv)
+	if got := cfg.IDTokenSigningAlgs(); !slices.Equal(got, []string{"RS256"}) {
+		t.Errorf("IDTokenSigningAlgs() with signing_alg RS256 = %v, want [RS256]", got)
 	}
 }
 

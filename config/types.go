@@ -80,6 +80,11 @@ type Client struct {
 	// authorization code flow without PKCE. Default (nil): required for
 	// every client, as RFC 9700 §2.1.1 recommends.
 	RequirePKCE *bool `yaml:"require_pkce"`
+	// IDTokenSignedResponseAlg is the JWS algorithm of the client's ID
+	// tokens (the name is OIDC Dynamic Client Registration §2's): one of
+	// Config.IDTokenSigningAlgs. Empty (the default) means SigningAlg.
+	// Access tokens are always signed with SigningAlg.
+	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
 	// FirstParty clients belong to the operator: users are not asked to
 	// consent to them (offline_access included).
 	FirstParty bool `yaml:"first_party"`
@@ -136,6 +141,17 @@ func (r *Route) Patterns() []string {
 		out[i] = m + " " + r.Path
 	}
 	return out
+}
+
+// IDTokenSigningAlgs returns the algorithms ID tokens can be signed with,
+// as discovery publishes them: SigningAlg first, then RS256, which OIDC
+// Core §15.1 requires every OP to support and for which the key ring
+// therefore always holds keys.
+func (c *Config) IDTokenSigningAlgs() []string {
+	if c.SigningAlg == "RS256" {
+		return []string{"RS256"}
+	}
+	return []string{c.SigningAlg, "RS256"}
 }
 
 // PKCERequired reports whether authorization requests must carry a PKCE

@@ -21,7 +21,8 @@ func newKeysCmd(getenv env) *cobra.Command {
 		Use:   "rotate --config FILE",
 		Short: "Rotate the signing key now (safe against a running deployment)",
 		Long: `Promote the published next key to active, retire the active key (it stays in
-JWKS until every token it signed has expired) and publish a new next key.
+JWKS until every token it signed has expired) and publish a new next key, for
+each algorithm the key ring keeps (signing_alg, and RS256 for ID tokens).
 
 Works against a running deployment: it changes the key ring in the store, and
 every running instance picks the change up within a minute. Needs the same

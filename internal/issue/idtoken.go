@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"hash"
 	"time"
 )
@@ -24,13 +25,24 @@ type Identity struct {
 	AccessToken string
 	// Claims are user claims released by the granted scopes.
 	Claims map[string]any
+	// Alg is the JWS algorithm the client registered for its ID tokens
+	// (id_token_signed_response_alg, OIDC Dynamic Client Registration
+	// §2); empty means the primary one, that of access tokens.
+	Alg string
 }
 
-// IDToken signs an ID token: header typ "JWT" (so it can never pass as an
-// RFC 9068 access token), aud = the client id alone, and no azp since the
-// audience is exactly the authorized party (§2).
+// IDToken signs an ID token with the active key of id.Alg: header typ
+// "JWT" (so it can never pass as an RFC 9068 access token) and that key's
+// kid, aud = the client id alone, and no azp since the audience is exactly
+// the authorized party (§2). at_hash follows the same alg.
 func (m *Minter) IDToken(id Identity) (Minted, error) {
 	s := m.keys.Signer()
+	if id.Alg != "" && id.Alg != s.Alg {
+		var ok bool
+		if s, ok = m.keys.SignerFor(id.Alg); !ok {
+			return Minted{}, fmt.Errorf("issue: no active %s key to sign the ID token with", id.Alg)
+		}
+	}
 	now := m.now().Truncate(time.Second)
 	exp := now.Add(m.ttl)
 	c := make(map[string]any, len(id.Claims)+10)

@@ -19,9 +19,16 @@ import (
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
-// KeySource yields the key that signs now. internal/keys.Ring implements it.
+// KeySource yields the keys that sign now. internal/keys.Ring implements
+// it.
 type KeySource interface {
+	// Signer is the primary key: it signs access tokens, and ID tokens
+	// unless the client asked for another algorithm.
 	Signer() *keys.Signer
+	// SignerFor is the active key of alg, for ID tokens of clients that
+	// registered id_token_signed_response_alg; ok is false when the ring
+	// keeps no key of alg.
+	SignerFor(alg string) (s *keys.Signer, ok bool)
 }
 
 // Minter signs access tokens. It is safe for concurrent use.

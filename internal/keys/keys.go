@@ -1,10 +1,13 @@
 // Package keys is Gatehouse's signing key ring: it generates, publishes,
 // rotates and retires signing keys, and encrypts them at rest.
 //
-// The ring lives in the store (store.KeyStore) and holds one active key
-// (the one that signs), a next key (already published in JWKS, so
-// verifiers have it cached before it signs) and retired keys (still
-// published until every token they signed has expired). Each instance
+// The ring lives in the store (store.KeyStore) and holds, for each
+// algorithm it signs with, one active key (the one that signs) and a next
+// key (already published in JWKS, so verifiers have it cached before it
+// signs), plus retired keys (still published until every token they signed
+// has expired). The algorithms are the configured one (Options.Alg, which
+// signs access tokens) and RS256, which OpenID Connect Core §15.1 requires
+// every OP to be able to sign ID tokens with. Each instance
 // keeps the ring parsed in memory behind an atomic pointer: signing never
 // touches the store, decrypts or parses, and never takes a lock. Every
 // change to the ring is a compare-and-swap on the store's ring version, so
@@ -24,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,8 +53,9 @@ const maxAttempts = 8
 
 // Options configure a Ring.
 type Options struct {
-	// Alg is the signing algorithm of new keys: ES256 (default), EdDSA or
-	// RS256 (2048-bit RSA).
+	// Alg is the primary signing algorithm, the one Signer signs with:
+	// ES256 (default), EdDSA or RS256 (2048-bit RSA). The ring also keeps
+	// RS256 keys when Alg is not RS256, for ID tokens (see SignerFor).
 	Alg string
 	// Secret is GATEHOUSE_SECRET, at least MinSecretLength characters.
 	// Empty means development mode: private keys are stored unencrypted
@@ -86,6 +91,10 @@ type Ring struct {
 	// Readers (Signer, JWKS, PublicKey) never take it.
 	mu  sync.Mutex
 	cur atomic.Pointer[snapshot]
+
+	// algs are the algorithms the ring keeps an active and a next key
+	// for: opts.Alg first, then RS256 unless that is opts.Alg.
+	algs []string
 }
 
 // snapshot is one parsed, immutable version of the ring.
@@ -93,12 +102,20 @@ type snapshot struct {
 	version int64
 	keys    []store.Key       // as stored, for the next swap
 	entries map[string]*entry // every key in keys, by kid
+	// active is the primary algorithm's active key, kept apart from
+	// signers so that Signer, on the hot path of access tokens, is one
+	// pointer load.
 	active  *Signer
-	// activatedAt is when active started signing; rotation is due at
+	signers map[string]*Signer // alg → active key, for every active key
+	// activatedAt is when the longest-active key of the ring's algorithms
+	// started signing; rotation (of every algorithm at once) is due at
 	// activatedAt+RotationPeriod.
 	activatedAt time.Time
-	published   map[string]*Signer // kid → key, for keys in JWKS
-	jwks        []byte
+	// complete is false when one of the ring's algorithms lacks an active
+	// or a next key, which Run then adds.
+	complete  bool
+	published map[string]*Signer // kid → key, for keys in JWKS
+	jwks      []byte
 }
 
 // entry is one parsed stored key. private is the envelope it was parsed
@@ -110,11 +127,14 @@ type entry struct {
 }
 
 // Open loads the key ring from st and repairs it so that it has an active
-// and a next key of opts.Alg: it creates both in an empty store, and when
-// the active key has another algorithm (the configuration changed) it
-// retires that key and switches to a new one at once. Keys stored in the
-// clear are dropped when a secret is set. Changes are written with
-// compare-and-swap; when another instance wins, Open re-reads.
+// and a next key of each of its algorithms (opts.Alg and RS256): it
+// creates them in an empty store or where they are missing (a ring
+// written before RS256 was kept alongside gets its RS256 pair), and when
+// an active key has an algorithm the ring no longer signs with (the
+// configuration changed) it retires that key and switches to a new one at
+// once. Keys stored in the clear are dropped when a secret is set. Changes
+// are written with compare-and-swap; when another instance wins, Open
+// re-reads.
 //
 // Open fails with ErrSecretMissing or ErrSecretWrong when the stored keys
 // do not decrypt with opts.Secret.
@@ -143,31 +163,53 @@ func Open(ctx context.Context, st store.KeyStore, opts Options) (*Ring, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Ring{st: st, opts: opts, seal: seal, log: opts.Logger}
+	r := &Ring{st: st, opts: opts, seal: seal, log: opts.Logger, algs: []string{opts.Alg}}
+	if opts.Alg != RS256 {
+		r.algs = append(r.algs, RS256)
+	}
 	if !seal.encrypted() {
 		r.log.Warn("DEVELOPMENT MODE: GATEHOUSE_SECRET is not set, so signing keys are stored UNENCRYPTED in the database; anyone who can read it can forge tokens. Set GATEHOUSE_SECRET (at least 32 random characters) before production use.")
 	}
-	if err := r.update(ctx, "open", true, r.repair); err != nil {
+	if err := r.update(ctx, "open", true, func(s *state, now time.Time) (*change, error) { return r.repair(s, now, true) }); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
 
-// Signer returns the active key. It never blocks and never fails: Open
-// does not return a Ring without one.
+// Signer returns the active key of the primary algorithm (Options.Alg),
+// the one access tokens are signed with. It never blocks and never fails:
+// Open does not return a Ring without one.
 func (r *Ring) Signer() *Signer {
 	return r.cur.Load().active
 }
 
-// JWKS returns the JSON Web Key Set (RFC 7517 §5) of every published key:
-// next, active, and retired keys whose PublishUntil has not passed. Each
-// JWK carries kid, alg and use "sig". The bytes are built once per ring
-// change and shared: callers must not modify them.
+// SignerFor returns the active key of alg, one of Algs, for ID tokens a
+// client wants signed with an algorithm other than the primary one. Like
+// Signer it never blocks and takes no lock. ok is false when alg is not
+// one of Algs, or, briefly, when an older Gatehouse rewrote the ring
+// without it and Run has not completed the ring yet.
+func (r *Ring) SignerFor(alg string) (s *Signer, ok bool) {
+	s, ok = r.cur.Load().signers[alg]
+	return s, ok
+}
+
+// Algs returns the algorithms the ring keeps an active and a next key
+// for, the primary one first. Callers must not modify the slice.
+func (r *Ring) Algs() []string {
+	return r.algs
+}
+
+// JWKS returns the JSON Web Key Set (RFC 7517 §5) of every published key
+// of every algorithm: next, active, and retired keys whose PublishUntil
+// has not passed. Each JWK carries kid, alg and use "sig". The bytes are
+// built once per ring change and shared: callers must not modify them.
 func (r *Ring) JWKS() []byte {
 	return r.cur.Load().jwks
 }
 
-// PublicKey returns a published key's public key and algorithm.
+// PublicKey returns a published key's public key and algorithm, whatever
+// its algorithm: callers that accept only some algorithms (access tokens
+// are only ever signed with the primary one) check alg themselves.
 func (r *Ring) PublicKey(kid string) (pub crypto.PublicKey, alg string, ok bool) {
 	s, ok := r.cur.Load().published[kid]
 	if !ok {
@@ -187,15 +229,16 @@ func (r *Ring) Reload(ctx context.Context) error {
 	return r.update(ctx, "reload", false, func(*state, time.Time) (*change, error) { return nil, nil })
 }
 
-// Rotate retires the key this instance signs with: the next key becomes
-// active, the active key is retired (published for RetireAfter more), a
-// new next key is created, and retired keys past PublishUntil are dropped.
-// If another instance has already rotated that key away, Rotate only
-// reloads, so instances racing to rotate produce a single rotation.
+// Rotate rotates every algorithm's keys at once: for each, the next key
+// becomes active, the active key is retired (published for RetireAfter
+// more) and a new next key is created; retired keys past PublishUntil are
+// dropped. If another instance has already rotated the primary key this
+// instance signs with away, Rotate only reloads, so instances racing to
+// rotate produce a single rotation.
 func (r *Ring) Rotate(ctx context.Context) error {
 	target := r.Signer().KID
 	return r.update(ctx, "rotate", false, func(s *state, now time.Time) (*change, error) {
-		if s.activeKID() != target {
+		if s.activeKID(r.opts.Alg) != target {
 			return nil, nil // rotated elsewhere: adopt that ring
 		}
 		return r.rotate(s, now)
@@ -220,9 +263,11 @@ func (r *Ring) Prune(ctx context.Context) error {
 }
 
 // Run keeps the ring current until ctx is done: every PollInterval it
-// reloads when the store's ring version moved, rotates when the active key
-// has been active for RotationPeriod, and prunes expired retired keys.
-// Errors are logged and retried at the next tick.
+// reloads when the store's ring version moved, adds the active or next
+// key an algorithm lacks (an older Gatehouse that keeps only the primary
+// algorithm may have rewritten the ring during an upgrade), rotates when
+// the oldest active key has been active for RotationPeriod, and prunes
+// expired retired keys. Errors are logged and retried at the next tick.
 func (r *Ring) Run(ctx context.Context) {
 	t := time.NewTicker(r.opts.PollInterval)
 	defer t.Stop()
@@ -249,6 +294,12 @@ func (r *Ring) tick(ctx context.Context) {
 			return
 		}
 	}
+	if !r.cur.Load().complete {
+		err := r.update(ctx, "complete", false, func(s *state, now time.Time) (*change, error) { return r.repair(s, now, false) })
+		if err != nil {
+			r.log.Error("keys: adding missing keys", "err", err)
+		}
+	}
 	snap, now := r.cur.Load(), r.opts.Clock()
 	if r.opts.RotationPeriod > 0 && !snap.activatedAt.Add(r.opts.RotationPeriod).After(now) {
 		if err := r.Rotate(ctx); err != nil {
@@ -273,9 +324,10 @@ type state struct {
 	entries map[string]*entry
 }
 
-func (s *state) activeKID() string {
+// activeKID is the kid of alg's active key, or "".
+func (s *state) activeKID(alg string) string {
 	for _, k := range s.keys {
-		if k.State == store.KeyActive {
+		if k.State == store.KeyActive && k.Alg == alg {
 			return k.ID
 		}
 	}
@@ -375,19 +427,35 @@ func (r *Ring) install(version int64, keys []store.Key, entries map[string]*entr
 	if cur := r.cur.Load(); cur != nil && cur.version > version {
 		return nil
 	}
-	snap := &snapshot{version: version, keys: keys, entries: make(map[string]*entry, len(keys)), published: make(map[string]*Signer, len(keys))}
+	snap := &snapshot{version: version, keys: keys, entries: make(map[string]*entry, len(keys)),
+		signers: make(map[string]*Signer, len(r.algs)), published: make(map[string]*Signer, len(keys))}
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(keys))}
+	hasNext := make(map[string]bool, len(r.algs))
+	activeOf := make(map[string]string, len(r.algs)) // alg → kid, of every algorithm
 	for _, k := range keys {
 		e, ok := entries[k.ID]
 		if !ok {
 			return fmt.Errorf("keys: internal error: key %s was not parsed", k.ID)
 		}
 		snap.entries[k.ID] = e // only keys still in the ring, so dropped ones are freed
-		if k.State == store.KeyActive {
-			if snap.active != nil {
-				return fmt.Errorf("keys: the key ring (version %d) has more than one active key (%s, %s)", version, snap.active.KID, k.ID)
+		switch k.State {
+		case store.KeyActive:
+			if other, dup := activeOf[k.Alg]; dup {
+				return fmt.Errorf("keys: the key ring (version %d) has more than one active %s key (%s, %s)", version, k.Alg, other, k.ID)
 			}
-			snap.active, snap.activatedAt = e.signer, k.ActivatedAt
+			activeOf[k.Alg] = k.ID
+			// An active key of an algorithm this instance does not keep
+			// (another instance's, while a change of signing_alg rolls
+			// out) is published but never signs here.
+			if !slices.Contains(r.algs, k.Alg) {
+				break
+			}
+			snap.signers[k.Alg] = e.signer
+			if snap.activatedAt.IsZero() || k.ActivatedAt.Before(snap.activatedAt) {
+				snap.activatedAt = k.ActivatedAt
+			}
+		case store.KeyNext:
+			hasNext[k.Alg] = true
 		}
 		if expired(k, now) {
 			continue
@@ -395,8 +463,17 @@ func (r *Ring) install(version int64, keys []store.Key, entries map[string]*entr
 		snap.published[k.ID] = e.signer
 		set.Keys = append(set.Keys, e.signer.jwk())
 	}
-	if snap.active == nil {
-		return fmt.Errorf("keys: the key ring (version %d) has no active key", version)
+	// Without a primary key nothing can sign access tokens: refuse the
+	// ring (Reload keeps the current one). A missing key of another
+	// algorithm only makes the ring incomplete, for Run to fix.
+	if snap.active = snap.signers[r.opts.Alg]; snap.active == nil {
+		return fmt.Errorf("keys: the key ring (version %d) has no active %s key", version, r.opts.Alg)
+	}
+	snap.complete = true
+	for _, alg := range r.algs {
+		if snap.signers[alg] == nil || !hasNext[alg] {
+			snap.complete = false
+		}
 	}
 	jwks, err := json.Marshal(set)
 	if err != nil {
@@ -405,149 +482,6 @@ func (r *Ring) install(version int64, keys []store.Key, entries map[string]*entr
 	snap.jwks = jwks
 	r.cur.Store(snap)
 	return nil
-}
-
-// repair is Open's decision: make the ring have exactly one active and one
-// next key of opts.Alg, without plaintext keys when a secret is set, and
-// without expired retired keys.
-func (r *Ring) repair(s *state, now time.Time) (*change, error) {
-	alg := r.opts.Alg
-	var (
-		active, next []store.Key
-		retired      []store.Key
-		changed      bool
-	)
-	for _, k := range s.keys {
-		if s.entries[k.ID].plaintext && r.seal.encrypted() {
-			r.log.Warn("keys: dropping a key stored unencrypted (development mode) now that GATEHOUSE_SECRET is set; tokens it signed no longer verify", "kid", k.ID, "state", k.State)
-			changed = true
-			continue
-		}
-		switch k.State {
-		case store.KeyActive:
-			if k.Alg != alg || len(active) > 0 {
-				r.log.Warn("keys: retiring the active key: the configured signing algorithm changed", "kid", k.ID, "from", k.Alg, "to", alg)
-				retired = append(retired, r.retire(k, now))
-				changed = true
-				continue
-			}
-			active = append(active, k)
-		case store.KeyNext:
-			if k.Alg != alg || len(next) > 0 {
-				// It never signed, so it can go at once.
-				changed = true
-				continue
-			}
-			next = append(next, k)
-		default:
-			if expired(k, now) {
-				changed = true
-				continue
-			}
-			retired = append(retired, k)
-		}
-	}
-	var added []*entry
-	if len(active) == 0 {
-		if len(next) > 0 {
-			k := next[0]
-			k.State, k.ActivatedAt = store.KeyActive, now
-			active, next = []store.Key{k}, nil
-		} else {
-			k, e, err := r.newKey(store.KeyActive, now)
-			if err != nil {
-				return nil, err
-			}
-			active, added = []store.Key{k}, append(added, e)
-		}
-		r.log.Info("keys: new active signing key", "kid", active[0].ID, "alg", alg)
-		changed = true
-	}
-	if len(next) == 0 {
-		k, e, err := r.newKey(store.KeyNext, now)
-		if err != nil {
-			return nil, err
-		}
-		next, added = []store.Key{k}, append(added, e)
-		changed = true
-	}
-	if !changed {
-		return nil, nil
-	}
-	return &change{keys: concat(active, next, retired), added: added}, nil
-}
-
-// rotate is Rotate's decision on a ring whose active key is the one to
-// retire.
-func (r *Ring) rotate(s *state, now time.Time) (*change, error) {
-	var (
-		active, next, retired []store.Key
-		added                 []*entry
-	)
-	for _, k := range s.keys {
-		switch k.State {
-		case store.KeyActive:
-			retired = append(retired, r.retire(k, now))
-		case store.KeyNext:
-			if k.Alg == r.opts.Alg && len(active) == 0 {
-				k.State, k.ActivatedAt = store.KeyActive, now
-				active = append(active, k)
-			}
-			// A next key of another algorithm never signed: drop it.
-		default:
-			if !expired(k, now) {
-				retired = append(retired, k)
-			}
-		}
-	}
-	if len(active) == 0 {
-		// No next key to promote (it had another algorithm): the new active
-		// key signs before verifiers have seen it, and they fetch JWKS
-		// again on the unknown kid.
-		k, e, err := r.newKey(store.KeyActive, now)
-		if err != nil {
-			return nil, err
-		}
-		active, added = append(active, k), append(added, e)
-	}
-	k, e, err := r.newKey(store.KeyNext, now)
-	if err != nil {
-		return nil, err
-	}
-	next, added = append(next, k), append(added, e)
-	r.log.Info("keys: rotated the signing key", "retired", s.activeKID(), "active", active[0].ID, "next", k.ID)
-	return &change{keys: concat(active, next, retired), added: added}, nil
-}
-
-// retire moves an active key to retired, published for RetireAfter more.
-func (r *Ring) retire(k store.Key, now time.Time) store.Key {
-	k.State, k.RetiredAt, k.PublishUntil = store.KeyRetired, now, now.Add(r.opts.RetireAfter)
-	return k
-}
-
-// newKey generates and seals a key of opts.Alg.
-func (r *Ring) newKey(st store.KeyState, now time.Time) (store.Key, *entry, error) {
-	signer, err := generate(r.opts.Alg)
-	if err != nil {
-		return store.Key{}, nil, err
-	}
-	der, err := signer.privateDER()
-	if err != nil {
-		return store.Key{}, nil, err
-	}
-	private, err := r.seal.seal(signer.KID, signer.Alg, der)
-	if err != nil {
-		return store.Key{}, nil, err
-	}
-	public, err := json.Marshal(signer.jwk())
-	if err != nil {
-		return store.Key{}, nil, fmt.Errorf("keys: encoding public key: %w", err)
-	}
-	k := store.Key{ID: signer.KID, Alg: signer.Alg, State: st, Private: private, Public: public, CreatedAt: now}
-	if st == store.KeyActive {
-		k.ActivatedAt = now
-	}
-	return k, &entry{private: private, signer: signer, plaintext: !r.seal.encrypted()}, nil
 }
 
 // now is the clock truncated to what the store keeps (milliseconds, UTC),
@@ -559,12 +493,4 @@ func (r *Ring) now() time.Time {
 // expired reports whether a retired key has passed its PublishUntil.
 func expired(k store.Key, now time.Time) bool {
 	return k.State == store.KeyRetired && !k.PublishUntil.After(now)
-}
-
-func concat(parts ...[]store.Key) []store.Key {
-	var out []store.Key
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
 }

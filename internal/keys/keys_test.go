@@ -108,6 +108,26 @@ func byState(ring store.KeyRing) map[store.KeyState][]string {
 	return m
 }
 
+// byStateAlg is byState for the keys of one algorithm.
+func byStateAlg(ring store.KeyRing, alg string) map[store.KeyState][]string {
+	m := map[store.KeyState][]string{}
+	for _, k := range ring.Keys {
+		if k.Alg == alg {
+			m[k.State] = append(m[k.State], k.ID)
+		}
+	}
+	return m
+}
+
+// ringAlgs is what the ring keeps besides primary: RS256 too, for ID
+// tokens (OIDC Core §15.1).
+func ringAlgs(primary string) []string {
+	if primary == RS256 {
+		return []string{RS256}
+	}
+	return []string{primary, RS256}
+}
+
 // jwksKids parses the JWKS and checks every key carries kid, alg and use.
 func jwksKids(t *testing.T, r *Ring) []string {
 	t.Helper()
@@ -129,12 +149,41 @@ func jwksKids(t *testing.T, r *Ring) []string {
 	return kids
 }
 
+// jwksKidsAlg is jwksKids for the keys whose JWK alg is alg.
+func jwksKidsAlg(t *testing.T, r *Ring, alg string) []string {
+	t.Helper()
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(r.JWKS(), &set); err != nil {
+		t.Fatalf("JWKS is not a JWK set: %v\n%s", err, r.JWKS())
+	}
+	var kids []string
+	for _, k := range set.Keys {
+		if k.Algorithm == alg {
+			kids = append(kids, k.KeyID)
+		}
+	}
+	slices.Sort(kids)
+	return kids
+}
+
+func containsAll(s, sub []string) bool {
+	for _, v := range sub {
+		if !slices.Contains(s, v) {
+			return false
+		}
+	}
+	return true
+}
+
 func sorted(s ...string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
 }
 
+// TestOpenCreatesActiveAndNext opens an empty store: every algorithm of
+// the ring (the primary one and RS256) gets an active and a next key, in
+// one swap.
 func TestOpenCreatesActiveAndNext(t *testing.T) {
 	for _, alg := range []string{ES256, EdDSA, RS256} {
 		t.Run(alg, func(t *testing.T) {
@@ -145,21 +194,31 @@ func TestOpenCreatesActiveAndNext(t *testing.T) {
 			if ring.Version != 1 {
 				t.Errorf("store version after the first Open = %d, want 1", ring.Version)
 			}
-			states := byState(ring)
-			if len(states[store.KeyActive]) != 1 || len(states[store.KeyNext]) != 1 || len(ring.Keys) != 2 {
-				t.Fatalf("stored ring = %v, want one active and one next key", states)
+			algs := ringAlgs(alg)
+			if !slices.Equal(r.Algs(), algs) {
+				t.Errorf("Algs() = %v, want %v", r.Algs(), algs)
 			}
-			for _, k := range ring.Keys {
-				if k.Alg != alg {
-					t.Errorf("key %s alg = %s, want %s", k.ID, k.Alg, alg)
+			if len(ring.Keys) != 2*len(algs) {
+				t.Errorf("stored ring has %d keys, want an active and a next key for each of %v", len(ring.Keys), algs)
+			}
+			var all []string
+			for _, a := range algs {
+				states := byStateAlg(ring, a)
+				if len(states[store.KeyActive]) != 1 || len(states[store.KeyNext]) != 1 {
+					t.Fatalf("stored %s keys = %v, want one active and one next key", a, states)
 				}
+				active, next := states[store.KeyActive][0], states[store.KeyNext][0]
+				if got, ok := r.SignerFor(a); !ok || got.KID != active || got.Alg != a {
+					t.Errorf("SignerFor(%s) = %v, %v; want %s", a, got, ok, active)
+				}
+				all = append(all, active, next)
 			}
-			active, next := states[store.KeyActive][0], states[store.KeyNext][0]
+			active := byStateAlg(ring, alg)[store.KeyActive][0]
 			if got := r.Signer(); got.KID != active || got.Alg != alg {
-				t.Errorf("Signer() = %s/%s, want %s/%s", got.KID, got.Alg, active, alg)
+				t.Errorf("Signer() = %s/%s, want the primary %s/%s", got.KID, got.Alg, active, alg)
 			}
-			if got, want := jwksKids(t, r), sorted(active, next); !slices.Equal(got, want) {
-				t.Errorf("JWKS kids = %v, want active and next %v", got, want)
+			if got, want := jwksKids(t, r), sorted(all...); !slices.Equal(got, want) {
+				t.Errorf("JWKS kids = %v, want every active and next key %v", got, want)
 			}
 			// A second Open finds a complete ring and writes nothing.
 			mustOpen(t, st, testOptions(newClock(), alg))
@@ -252,8 +311,9 @@ func TestRotate(t *testing.T) {
 	st := openStore(t, tempDB(t))
 	opts := testOptions(clock, ES256)
 	r := mustOpen(t, st, opts)
-	states := byState(storedRing(t, st))
+	states := byStateAlg(storedRing(t, st), ES256)
 	oldActive, oldNext := states[store.KeyActive][0], states[store.KeyNext][0]
+	rsKids := jwksKidsAlg(t, r, RS256) // rotated too; TestRotateEveryAlgorithm has the details
 
 	clock.Advance(time.Hour)
 	rotatedAt := clock.Now()
@@ -264,7 +324,7 @@ func TestRotate(t *testing.T) {
 	if ring.Version != 2 {
 		t.Errorf("store version after Rotate = %d, want 2", ring.Version)
 	}
-	states = byState(ring)
+	states = byStateAlg(ring, ES256)
 	if got := states[store.KeyActive]; !slices.Equal(got, []string{oldNext}) {
 		t.Errorf("active after Rotate = %v, want the old next key %s", got, oldNext)
 	}
@@ -290,8 +350,11 @@ func TestRotate(t *testing.T) {
 	if r.Signer().KID != oldNext {
 		t.Errorf("Signer() after Rotate = %s, want %s", r.Signer().KID, oldNext)
 	}
-	if got, want := jwksKids(t, r), sorted(oldActive, oldNext, newNext); !slices.Equal(got, want) {
-		t.Errorf("JWKS after Rotate = %v, want %v (retired key still published)", got, want)
+	if got, want := jwksKidsAlg(t, r, ES256), sorted(oldActive, oldNext, newNext); !slices.Equal(got, want) {
+		t.Errorf("ES256 JWKS after Rotate = %v, want %v (retired key still published)", got, want)
+	}
+	if got := jwksKidsAlg(t, r, RS256); len(got) != 3 || !containsAll(got, rsKids) {
+		t.Errorf("RS256 JWKS after Rotate = %v, want the old %v and a new next key", got, rsKids)
 	}
 
 	// Just before PublishUntil the retired key stays.
@@ -311,8 +374,11 @@ func TestRotate(t *testing.T) {
 	if err := r.Prune(ctx); err != nil {
 		t.Fatalf("Prune: %v", err)
 	}
-	if got, want := jwksKids(t, r), sorted(oldNext, newNext); !slices.Equal(got, want) {
-		t.Errorf("JWKS after PublishUntil = %v, want %v", got, want)
+	if got, want := jwksKidsAlg(t, r, ES256), sorted(oldNext, newNext); !slices.Equal(got, want) {
+		t.Errorf("ES256 JWKS after PublishUntil = %v, want %v", got, want)
+	}
+	if n := len(jwksKidsAlg(t, r, RS256)); n != 2 {
+		t.Errorf("JWKS has %d RS256 keys after PublishUntil, want 2 (the retired one dropped)", n)
 	}
 	if _, _, ok := r.PublicKey(oldActive); ok {
 		t.Error("PublicKey still finds the retired key after PublishUntil")
@@ -508,8 +574,8 @@ func TestConcurrentRotate(t *testing.T) {
 	if a.Signer().KID != b.Signer().KID || !bytes.Equal(a.JWKS(), b.JWKS()) || a.Version() != b.Version() {
 		t.Errorf("instances disagree after Reload: %s v%d vs %s v%d", a.Signer().KID, a.Version(), b.Signer().KID, b.Version())
 	}
-	if n := len(jwksKids(t, a)); n != 3 {
-		t.Errorf("JWKS has %d keys after one rotation, want 3", n)
+	if n := len(jwksKids(t, a)); n != 6 {
+		t.Errorf("JWKS has %d keys after one rotation, want 6 (ES256 and RS256: active, next, retired)", n)
 	}
 }
 
@@ -519,6 +585,7 @@ func TestAlgorithmChange(t *testing.T) {
 	st := openStore(t, tempDB(t))
 	es := mustOpen(t, st, testOptions(clock, ES256))
 	oldActive := es.Signer().KID
+	rsBefore := jwksKidsAlg(t, es, RS256)
 
 	clock.Advance(time.Minute)
 	opts := testOptions(clock, EdDSA)
@@ -537,16 +604,20 @@ func TestAlgorithmChange(t *testing.T) {
 		t.Errorf("retired = %v, want the old ES256 key %s", states[store.KeyRetired], oldActive)
 	}
 	for _, k := range ring.Keys {
-		if k.State != store.KeyRetired && k.Alg != EdDSA {
-			t.Errorf("%s key %s has alg %s, want EdDSA", k.State, k.ID, k.Alg)
+		if k.State != store.KeyRetired && k.Alg != EdDSA && k.Alg != RS256 {
+			t.Errorf("%s key %s has alg %s, want EdDSA or RS256", k.State, k.ID, k.Alg)
 		}
+	}
+	// The RS256 pair is kept by both configurations, so it is untouched.
+	if got := jwksKidsAlg(t, ed, RS256); !slices.Equal(got, rsBefore) {
+		t.Errorf("RS256 keys after the alg change = %v, want the same %v", got, rsBefore)
 	}
 	// Tokens signed before the change still verify until PublishUntil.
 	if _, alg, ok := ed.PublicKey(oldActive); !ok || alg != ES256 {
 		t.Errorf("PublicKey(old ES256 key) = %q, %v; want ES256, true", alg, ok)
 	}
-	if n := len(jwksKids(t, ed)); n != 3 {
-		t.Errorf("JWKS has %d keys, want 3 (EdDSA active and next, ES256 retired)", n)
+	if n := len(jwksKids(t, ed)); n != 5 {
+		t.Errorf("JWKS has %d keys, want 5 (EdDSA and RS256 active and next, ES256 retired)", n)
 	}
 }
 

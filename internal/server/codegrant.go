@@ -287,8 +287,14 @@ func (s *Server) idToken(subject, clientID, nonce, sessionID string, authTime ti
 	if u := s.users[subject]; u != nil {
 		claims = u.claimsFor(scopes)
 	}
+	// The client's id_token_signed_response_alg; empty signs with the
+	// access tokens' algorithm.
+	var alg string
+	if c := s.clients[clientID]; c != nil {
+		alg = c.cfg.IDTokenSignedResponseAlg
+	}
 	m, err := s.minter.IDToken(issue.Identity{Subject: subject, ClientID: clientID, Nonce: nonce,
-		SessionID: store.SID(sessionID), AuthTime: authTime, AccessToken: accessToken, Claims: claims})
+		SessionID: store.SID(sessionID), AuthTime: authTime, AccessToken: accessToken, Claims: claims, Alg: alg})
 	return m.Token, err
 }
 

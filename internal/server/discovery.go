@@ -48,7 +48,9 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 	m["userinfo_endpoint"] = s.issuer + pathUserInfo
 	m["end_session_endpoint"] = s.issuer + pathLogout
 	m["subject_types_supported"] = []string{"public"}
-	m["id_token_signing_alg_values_supported"] = []string{s.cfg.SigningAlg}
+	// The access tokens' algorithm first, then RS256, which OIDC Core
+	// §15.1 requires (clients choose with id_token_signed_response_alg).
+	m["id_token_signing_alg_values_supported"] = s.cfg.IDTokenSigningAlgs()
 	m["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
 	m["claims_parameter_supported"] = false
 	m["request_parameter_supported"] = false

@@ -27,6 +27,7 @@ import (
 // KeyRing is what the server needs of internal/keys.Ring.
 type KeyRing interface {
 	Signer() *keys.Signer
+	SignerFor(alg string) (*keys.Signer, bool)
 	JWKS() []byte
 	PublicKey(kid string) (crypto.PublicKey, string, bool)
 }

@@ -477,11 +477,13 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Keys) != 2 {
-		t.Fatalf("JWKS has %d keys, want the active and the next", len(set.Keys))
+	// The active and the next key of ES256 (access and ID tokens) and of
+	// RS256 (ID tokens of clients that ask for it).
+	if len(set.Keys) != 4 {
+		t.Fatalf("JWKS has %d keys, want the active and the next of ES256 and RS256", len(set.Keys))
 	}
 	for _, k := range set.Keys {
-		if !k.IsPublic() || k.Algorithm != "ES256" || k.Use != "sig" {
+		if !k.IsPublic() || (k.Algorithm != "ES256" && k.Algorithm != "RS256") || k.Use != "sig" {
 			t.Errorf("key %+v", k)
 		}
 	}

@@ -114,6 +114,32 @@ func testKeyRingReplace(t *testing.T, s store.Store) {
 	assertKeys(t, ring.Keys, second)
 }
 
+// testKeyRingActivePerAlg: internal/keys keeps an active and a next key
+// per algorithm (the primary one and RS256 for ID tokens), so a ring may
+// hold several keys in one state; the schema must not assume one.
+func testKeyRingActivePerAlg(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+	want := []store.Key{
+		{ID: "es-active", Alg: "ES256", State: store.KeyActive, Private: []byte{1}, Public: []byte("{}"), CreatedAt: now, ActivatedAt: now},
+		{ID: "es-next", Alg: "ES256", State: store.KeyNext, Private: []byte{2}, Public: []byte("{}"), CreatedAt: now},
+		{ID: "rs-active", Alg: "RS256", State: store.KeyActive, Private: []byte{3}, Public: []byte("{}"), CreatedAt: now, ActivatedAt: now},
+		{ID: "rs-next", Alg: "RS256", State: store.KeyNext, Private: []byte{4}, Public: []byte("{}"), CreatedAt: now},
+		{ID: "es-retired", Alg: "ES256", State: store.KeyRetired, Private: []byte{5}, Public: []byte("{}"),
+			CreatedAt: now, ActivatedAt: now, RetiredAt: now, PublishUntil: now.Add(time.Hour)},
+		{ID: "rs-retired", Alg: "RS256", State: store.KeyRetired, Private: []byte{6}, Public: []byte("{}"),
+			CreatedAt: now, ActivatedAt: now, RetiredAt: now, PublishUntil: now.Add(time.Hour)},
+	}
+	if _, err := s.SwapKeyRing(ctx, 0, want); err != nil {
+		t.Fatalf("SwapKeyRing with an active key per algorithm: %v", err)
+	}
+	ring, err := s.KeyRing(ctx)
+	if err != nil {
+		t.Fatalf("KeyRing: %v", err)
+	}
+	assertKeys(t, ring.Keys, want)
+}
+
 func testKeyRingEmptySwap(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	if _, err := s.SwapKeyRing(ctx, 0, sampleKeys()); err != nil {

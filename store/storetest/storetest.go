@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyRingEmpty", testKeyRingEmpty},
 		{"KeyRingRoundTrip", testKeyRingRoundTrip},
 		{"KeyRingReplace", testKeyRingReplace},
+		{"KeyRingActivePerAlg", testKeyRingActivePerAlg},
 		{"KeyRingEmptySwap", testKeyRingEmptySwap},
 		{"KeyRingConflict", testKeyRingConflict},
 		{"KeyRingDuplicateID", testKeyRingDuplicateID},
