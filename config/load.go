@@ -155,7 +155,7 @@ func looksBcrypt(s string) bool {
 var (
 	signingAlgs    = []string{"ES256", "EdDSA", "RS256"}
 	grantTypes     = []string{"client_credentials", "authorization_code", "refresh_token"}
-	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid"}
+	reservedClaims = []string{"sub", "iss", "aud", "exp", "iat", "nbf", "jti", "azp", "client_id", "scope", "nonce", "auth_time", "at_hash", "sid", "acr", "amr"}
 	topKeys        = []string{"issuer", "listen", "storage", "signing_alg", "access_token_ttl", "refresh_token_ttl", "key_rotation_period", "clients", "external_audiences", "users", "policy", "trusted_proxies", "admins"}
 	clientKeys     = []string{"id", "name", "secret", "redirect_uris", "grant_types", "audience", "scopes", "first_party", "post_logout_redirect_uris", "tags", "require_pkce", "id_token_signed_response_alg", "routes", "id_token_scope_claims"}
 	routeKeys      = []string{"path", "methods", "scopes"}

@@ -23,8 +23,12 @@ type Identity struct {
 	AuthTime  time.Time
 	// AccessToken, when not empty, is hashed into "at_hash" (§3.1.3.6).
 	AccessToken string
-	// Claims are user claims released by the granted scopes.
+	// Claims are the user claims to release in the ID token.
 	Claims map[string]any
+	// ACR and AMR say how the user authenticated (OIDC Core §2, RFC
+	// 8176); empty leaves them out.
+	ACR string
+	AMR []string
 	// Alg is the JWS algorithm the client registered for its ID tokens
 	// (id_token_signed_response_alg, OIDC Dynamic Client Registration
 	// §2); empty means the primary one, that of access tokens.
@@ -62,6 +66,12 @@ func (m *Minter) IDToken(id Identity) (Minted, error) {
 	}
 	if id.SessionID != "" {
 		c["sid"] = id.SessionID
+	}
+	if id.ACR != "" {
+		c["acr"] = id.ACR
+	}
+	if len(id.AMR) > 0 {
+		c["amr"] = id.AMR
 	}
 	if id.AccessToken != "" {
 		c["at_hash"] = HalfHash(s.Alg, id.AccessToken)

@@ -27,12 +27,12 @@ type authRequest struct {
 	// the ID token (OIDC Core §5.5).
 	idTokenClaims []string
 	state         string
-	nonce       string
-	grant       policy.Grant
-	challenge   string
-	prompt      map[string]bool
-	maxAge      int // -1 when absent
-	loginHint   string
+	nonce         string
+	grant         policy.Grant
+	challenge     string
+	prompt        map[string]bool
+	maxAge        int // -1 when absent
+	loginHint     string
 	// raw is the original query, carried through the login and consent
 	// forms so the request is re-validated on every step and no pending
 	// state has to live on one instance.

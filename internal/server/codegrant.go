@@ -86,7 +86,7 @@ func (s *Server) authorizationCodeGrant(w http.ResponseWriter, r *http.Request, 
 	}
 	fam := store.RefreshFamily{ClientID: id, Subject: ac.Subject, Scopes: ac.Scopes, Audience: ac.Audience,
 		SessionID: ac.SessionID, AuthTime: ac.AuthTime}
-	out, issued, oe := s.mintUserTokens(id, g, fam, ac.Nonce, now)
+	out, issued, oe := s.mintUserTokens(id, g, fam, ac.Nonce, ac.IDTokenClaims, now)
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return
@@ -194,7 +194,8 @@ func (s *Server) refreshTokenGrant(w http.ResponseWriter, r *http.Request, c *cl
 	}
 	out := grantOutcome{access: access, refresh: next, scope: g.Scope}
 	if slices.Contains(g.Scopes, "openid") {
-		idt, err := s.idToken(fam.Subject, id, "", fam.SessionID, fam.AuthTime, g.Scopes, access.Token)
+		idt, err := s.idToken(idTokenFor{subject: fam.Subject, clientID: id, sessionID: fam.SessionID,
+			authTime: fam.AuthTime, scopes: g.Scopes, accessToken: access.Token})
 		if err != nil {
 			s.writeError(w, r, oauth.ServerError(err))
 			return
@@ -250,7 +251,7 @@ func narrowGrant(clientID string, scopes, audience []string, p params) (policy.G
 // granted, and prepares a refresh family when offline_access was granted
 // to a client allowed the refresh_token grant. Nothing is stored here: the
 // caller commits it in one transaction with the code redemption.
-func (s *Server) mintUserTokens(clientID string, g policy.Grant, fam store.RefreshFamily, nonce string, now time.Time) (grantOutcome, store.Issued, *oauth.Error) {
+func (s *Server) mintUserTokens(clientID string, g policy.Grant, fam store.RefreshFamily, nonce string, requested []string, now time.Time) (grantOutcome, store.Issued, *oauth.Error) {
 	access, err := s.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: clientID, Grant: g})
 	if err != nil {
 		return grantOutcome{}, store.Issued{}, oauth.ServerError(err)
@@ -258,7 +259,9 @@ func (s *Server) mintUserTokens(clientID string, g policy.Grant, fam store.Refre
 	out := grantOutcome{access: access, scope: g.Scope}
 	issued := store.Issued{AccessJTI: access.JTI, AccessExpiresAt: access.ExpiresAt}
 	if slices.Contains(g.Scopes, "openid") {
-		if out.idToken, err = s.idToken(fam.Subject, clientID, nonce, fam.SessionID, fam.AuthTime, g.Scopes, access.Token); err != nil {
+		if out.idToken, err = s.idToken(idTokenFor{subject: fam.Subject, clientID: clientID, nonce: nonce,
+			sessionID: fam.SessionID, authTime: fam.AuthTime, scopes: g.Scopes, requested: requested,
+			accessToken: access.Token}); err != nil {
 			return grantOutcome{}, store.Issued{}, oauth.ServerError(err)
 		}
 	}
@@ -282,19 +285,39 @@ func (s *Server) mintUserTokens(clientID string, g policy.Grant, fam store.Refre
 	return out, issued, nil
 }
 
-func (s *Server) idToken(subject, clientID, nonce, sessionID string, authTime time.Time, scopes []string, accessToken string) (string, error) {
-	var claims map[string]any
-	if u := s.users[subject]; u != nil {
-		claims = u.claimsFor(scopes)
+// idTokenFor describes one ID token of a user grant.
+type idTokenFor struct {
+	subject, clientID, nonce, sessionID string
+	authTime                            time.Time
+	scopes                              []string
+	// requested are the claims the claims parameter asked for in the ID
+	// token (OIDC Core §5.5); empty on refresh.
+	requested   []string
+	accessToken string
+}
+
+// passwordAMR is the RFC 8176 amr of a sign-in at the login page.
+var passwordAMR = []string{"pwd"}
+
+// idToken mints an ID token. User claims released by the granted scopes
+// go into it only when the claims parameter asked for them or the client
+// is configured with id_token_scope_claims; otherwise they come from
+// UserInfo alone, as OIDC Core §5.4 says when an access token is issued.
+func (s *Server) idToken(t idTokenFor) (string, error) {
+	c := s.clients[t.clientID]
+	claims := map[string]any{}
+	if u := s.users[t.subject]; u != nil {
+		for name, v := range u.claimsFor(t.scopes) {
+			if c.cfg.IDTokenScopeClaims || slices.Contains(t.requested, name) {
+				claims[name] = v
+			}
+		}
 	}
 	// The client's id_token_signed_response_alg; empty signs with the
 	// access tokens' algorithm.
-	var alg string
-	if c := s.clients[clientID]; c != nil {
-		alg = c.cfg.IDTokenSignedResponseAlg
-	}
-	m, err := s.minter.IDToken(issue.Identity{Subject: subject, ClientID: clientID, Nonce: nonce,
-		SessionID: store.SID(sessionID), AuthTime: authTime, AccessToken: accessToken, Claims: claims, Alg: alg})
+	m, err := s.minter.IDToken(issue.Identity{Subject: t.subject, ClientID: t.clientID, Nonce: t.nonce,
+		SessionID: store.SID(t.sessionID), AuthTime: t.authTime, AccessToken: t.accessToken, Claims: claims,
+		Alg: c.cfg.IDTokenSignedResponseAlg, ACR: oauth.ACRPassword, AMR: passwordAMR})
 	return m.Token, err
 }
 

@@ -52,12 +52,23 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 	// §15.1 requires (clients choose with id_token_signed_response_alg).
 	m["id_token_signing_alg_values_supported"] = s.cfg.IDTokenSigningAlgs()
 	m["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
-	m["claims_parameter_supported"] = false
+	m["claims_parameter_supported"] = true
+	m["acr_values_supported"] = []string{oauth.ACRPassword}
 	m["request_parameter_supported"] = false
 	m["request_uri_parameter_supported"] = false
-	m["claims_supported"] = []string{"iss", "sub", "aud", "azp", "client_id", "scope", "iat", "exp", "jti",
-		"auth_time", "nonce", "at_hash", "sid", "name", "given_name", "family_name", "preferred_username",
-		"email", "email_verified"}
+	m["claims_supported"] = claimsSupported()
 	oidc, err = json.Marshal(m)
 	return oidc, as, err
+}
+
+// claimsSupported lists every claim Gatehouse can release (OIDC Discovery
+// §3): those of its tokens, then the user claims the scopes release
+// (users.go's scopeClaims), in a fixed order.
+func claimsSupported() []string {
+	out := []string{"iss", "sub", "aud", "azp", "client_id", "scope", "iat", "exp", "jti",
+		"auth_time", "nonce", "at_hash", "sid", "acr", "amr"}
+	for _, scope := range []string{"profile", "email", "address", "phone"} {
+		out = append(out, scopeClaims[scope]...)
+	}
+	return out
 }

@@ -174,7 +174,8 @@ func TestConfidentialClientFullFlow(t *testing.T) {
 	}
 	var idc map[string]any
 	_ = idt.Claims(&idc)
-	if idc["email"] != "alice@example.com" || idc["auth_time"] == nil || idc["sid"] == nil || idc["azp"] != nil {
+	// Scope claims come from UserInfo (OIDC Core §5.4), not the ID token.
+	if idc["email"] != nil || idc["auth_time"] == nil || idc["sid"] == nil || idc["azp"] != nil {
 		t.Errorf("ID token claims %v", idc)
 	}
 	// The access token: the user, the client's audience.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"slices"
 	"strings"
@@ -14,7 +15,8 @@ import (
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // handleUserInfo is OIDC Core §5.3: GET or POST with the user's access
-// token as a Bearer header (RFC 6750 §2.1). The token must be one of ours,
+// token as a Bearer header (RFC 6750 §2.1) or, in a POST, as a form
+// parameter (§2.2). The token must be one of ours,
 // unrevoked, for a user, and carry the openid scope; the claims released
 // follow the token's scopes.
 func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
@@ -23,30 +25,11 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	bearerErr := func(status int, code, desc string) {
-		v := `Bearer realm="` + s.issuer + `"`
-		if code != "" {
-			v += `, error="` + code + `", error_description="` + desc + `"`
-		}
-		if code == "insufficient_scope" {
-			v += `, scope="openid"`
-		}
-		w.Header().Set("WWW-Authenticate", v)
-		setOutcome(w, code)
-		body, _ := json.Marshal(map[string]string{"error": code, "error_description": desc})
-		if code == "" {
-			body = nil
-		}
-		writeJSON(w, status, body)
-	}
-	authz := r.Header.Values("Authorization")
-	if len(authz) == 0 {
-		bearerErr(http.StatusUnauthorized, "", "")
-		return
-	}
-	scheme, tok, ok := strings.Cut(authz[0], " ")
-	if len(authz) > 1 || !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
-		bearerErr(http.StatusBadRequest, "invalid_request", "send exactly one Authorization: Bearer header")
+	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+	bearerErr := func(status int, code, desc string) { s.userinfoError(w, status, code, desc) }
+	tok, status, problem := userinfoToken(r)
+	if problem != "" || tok == "" {
+		bearerErr(status, problem, "send the access token once: in an Authorization: Bearer header, or as access_token in a form-encoded POST body")
 		return
 	}
 	claims, ok := s.parseAccessToken(tok)
@@ -80,6 +63,59 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	setClient(w, claims.ClientID)
 	writeJSON(w, http.StatusOK, body)
+}
+
+// userinfoError answers per RFC 6750 §3: a challenge, and for an error
+// its code and description also as JSON. An empty code is the bare
+// challenge of a request that sent no token.
+func (s *Server) userinfoError(w http.ResponseWriter, status int, code, desc string) {
+	v := `Bearer realm="` + s.issuer + `"`
+	if code != "" {
+		v += `, error="` + code + `", error_description="` + desc + `"`
+	}
+	if code == "insufficient_scope" {
+		v += `, scope="openid"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+	setOutcome(w, code)
+	var body []byte
+	if code != "" {
+		body, _ = json.Marshal(map[string]string{"error": code, "error_description": desc})
+	}
+	writeJSON(w, status, body)
+}
+
+// userinfoToken finds the access token of a UserInfo request: in the
+// Authorization header (RFC 6750 §2.1) or, for a form-encoded POST, in
+// the body's access_token (§2.2) — never both (§2). Without any it
+// returns no problem, so the caller answers with a bare challenge (§3.1).
+func userinfoToken(r *http.Request) (tok string, status int, problem string) {
+	var body []string
+	if r.Method == http.MethodPost {
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
+			if err := r.ParseForm(); err != nil {
+				return "", http.StatusBadRequest, "invalid_request"
+			}
+			body = r.PostForm["access_token"]
+		}
+	}
+	authz := r.Header.Values("Authorization")
+	switch {
+	case len(authz) == 0 && len(body) == 0:
+		return "", http.StatusUnauthorized, ""
+	case len(authz)+len(body) > 1:
+		return "", http.StatusBadRequest, "invalid_request"
+	case len(body) == 1:
+		if body[0] == "" {
+			return "", http.StatusBadRequest, "invalid_request"
+		}
+		return body[0], 0, ""
+	}
+	scheme, tok, ok := strings.Cut(authz[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
+		return "", http.StatusBadRequest, "invalid_request"
+	}
+	return tok, 0, ""
 }
 
 // accessRevoked consults the store for user tokens. It fails closed: a
