@@ -48,6 +48,14 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := s.currentSession(r)
 	ended := s.endHintedSession(r.Context(), lr)
+	if ended == "" && r.Method == http.MethodPost && !s.hasSessionCookie(r) {
+		// A cross-site POST carries no Lax cookie: nothing here says
+		// whether the person is signed in, so "signed out" could be a
+		// lie. The same request as a top-level GET carries the cookie
+		// and gets the confirmation page when there is a session.
+		s.retryLogoutAsGet(w, r, lr)
+		return
+	}
 	if sess != nil && sess.ID != ended {
 		if !s.logoutConfirmed(r, sess) {
 			s.showLogoutConfirm(w, r, lr, sess)
@@ -123,7 +131,7 @@ func (s *Server) logoutConfirmed(r *http.Request, sess *store.Session) bool {
 func (s *Server) showLogoutConfirm(w http.ResponseWriter, r *http.Request, lr logoutRequest, sess *store.Session) {
 	d := web.LogoutConfirmData{Action: s.issuer + pathLogout, CSRFToken: s.csrfToken(w, r, sess),
 		Username: sess.Subject, ClientName: lr.clientName}
-	for _, k := range []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"} {
+	for _, k := range logoutParams {
 		if v := lr.form.Get(k); v != "" {
 			d.Hidden = append(d.Hidden, web.HiddenField{Name: k, Value: v})
 		}
@@ -132,11 +140,33 @@ func (s *Server) showLogoutConfirm(w http.ResponseWriter, r *http.Request, lr lo
 	s.pages.LogoutConfirm(w, d)
 }
 
+func (s *Server) hasSessionCookie(r *http.Request) bool {
+	_, err := r.Cookie(s.sessionCookie)
+	return err == nil
+}
+
+// retryLogoutAsGet answers 303 with the logout request's own parameters
+// (RP-Initiated Logout §2 allows GET), which a browser follows as a
+// top-level GET that carries the session cookie.
+func (s *Server) retryLogoutAsGet(w http.ResponseWriter, r *http.Request, lr logoutRequest) {
+	q := url.Values{}
+	for _, k := range logoutParams {
+		if v := lr.form.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, s.issuer+pathLogout+"?"+q.Encode(), http.StatusSeeOther)
+}
+
+// logoutParams are the parameters a logout request passes on.
+var logoutParams = []string{"id_token_hint", "client_id", "post_logout_redirect_uri", "state"}
+
 // finishLogout deletes the session cookie — only when the request carried
 // one: a cross-site POST carries none, and answering it with a deletion
 // would sign the person out without asking — and leaves.
 func (s *Server) finishLogout(w http.ResponseWriter, r *http.Request, lr logoutRequest) {
-	if _, err := r.Cookie(s.sessionCookie); err == nil {
+	if s.hasSessionCookie(r) {
 		http.SetCookie(w, s.expiredCookie(s.sessionCookie))
 	}
 	setOutcome(w, "logged_out")

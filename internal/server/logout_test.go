@@ -34,10 +34,21 @@ func TestLogoutCookieHandling(t *testing.T) {
 	verifier, _ := pkce()
 	signIn(t, e, b, cfg, "s", "n", verifier, true)
 
-	// The cross-site POST: no cookies at all (SameSite=Lax keeps them home).
+	// The cross-site POST: no cookies at all (SameSite=Lax keeps them
+	// home). It is not answered "signed out" (nothing says whether anyone
+	// is), but sent on as a GET, which carries the cookie.
+	p := newBrowser(t).post(e.srv.URL+"/logout", url.Values{"confirm": {"yes"}, "client_id": {"web-portal"},
+		"post_logout_redirect_uri": {"http://127.0.0.1:3000/bye"}, "state": {"st"}})
+	want := e.srv.URL + "/logout?client_id=web-portal&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A3000%2Fbye&state=st"
+	if p.status != http.StatusSeeOther || p.location.String() != want {
+		t.Errorf("a cookie-less logout POST: %d %v, want 303 to %s", p.status, p.location, want)
+	}
 	resp := postForm(t, e, "/logout", "", url.Values{"confirm": {"yes"}})
 	if got := sessionCookieHeaders(resp); len(got) != 0 {
 		t.Errorf("a cookie-less logout POST answered %q", got)
+	}
+	if g := b.get(want); !strings.Contains(g.body, `name="confirm"`) {
+		t.Errorf("the GET it leads to, with the cookie: %d, want the confirmation page", g.status)
 	}
 	if p := b.get(authURL(cfg, "x", verifier, "prompt", "none")); p.location == nil || p.location.Query().Get("code") == "" {
 		t.Fatalf("the person was signed out by a cross-site POST: %d %v", p.status, p.location)
