@@ -132,7 +132,7 @@ func Build(cfg *config.Config) *Report {
 	if cfg == nil {
 		return r
 	}
-	model := policy.New(cfg)
+	model := policy.New(cfg.PolicyClients())
 
 	// Columns first, so every later lookup has one place to ask "is this a
 	// known value, and of which kind?". Clients win over an external

@@ -58,7 +58,7 @@ func Usage(cfg *config.Config, rows []store.UsageRow, now time.Time, days int) *
 		counted[key{r.ClientID, r.Audience}] = r
 	}
 	granted := map[key]bool{}
-	model := policy.New(cfg)
+	model := policy.New(cfg.PolicyClients())
 	for _, c := range cfg.Clients {
 		if len(c.GrantTypes) == 0 {
 			continue // obtains no tokens: nothing to count

@@ -75,7 +75,7 @@ func WhoCan(cfg *config.Config, api, request string) (*WhoCanReport, error) {
 	}
 	rep.Matched = true
 	rep.Route = &oauth.Route{Path: route.Path, Methods: cloneNonNil(route.Methods), Scopes: cloneNonNil(route.Scopes)}
-	model := policy.New(cfg)
+	model := policy.New(cfg.PolicyClients())
 	for _, cl := range cfg.Clients {
 		if len(cl.GrantTypes) == 0 || !slices.Contains(model.DefaultAudience(cl.ID), api) {
 			continue

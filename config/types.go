@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // Defaults applied by Load when a field is absent.
@@ -319,4 +321,15 @@ func (c *Config) Client(id string) *Client {
 		}
 	}
 	return nil
+}
+
+// PolicyClients is the configuration as the audience model reads it: the
+// model (internal/policy) takes plain values, so it depends on no loader.
+func (c *Config) PolicyClients() []policy.Client {
+	out := make([]policy.Client, len(c.Clients))
+	for i := range c.Clients {
+		cl := &c.Clients[i]
+		out[i] = policy.Client{ID: cl.ID, Public: cl.Public(), Audience: cl.Audience, Scopes: cl.Scopes, GrantTypes: cl.GrantTypes}
+	}
+	return out
 }

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"encoding/json"
-	"net/http"
 )
 
 // Error codes of RFC 6749 §5.2 and §4.1.2.1, RFC 8707 §2 and RFC 7009 §2.2.1.
@@ -120,7 +119,7 @@ func TemporarilyUnavailable(desc string, status, retryAfter int) *Error {
 // StatusOrDefault returns e.Status, or 400 when it is unset.
 func (e *Error) StatusOrDefault() int {
 	if e.Status == 0 {
-		return http.StatusBadRequest
+		return 400 // Bad Request: RFC 6749 §5.2's default
 	}
 	return e.Status
 }

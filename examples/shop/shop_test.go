@@ -54,7 +54,7 @@ func TestShop(t *testing.T) {
 	mux.Handle("/", srv.Handler())
 
 	// Tokens as the issuer mints them for a signed-in user of each portal.
-	model := policy.New(cfg)
+	model := policy.New(cfg.PolicyClients())
 	minter := issue.New(idp.URL, time.Minute, ring, time.Now)
 	tokenFor := func(client, user, scope string) string {
 		g, oe := model.Grant(client, policy.Request{Scope: scope, ScopeGiven: true})

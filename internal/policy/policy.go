@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -57,16 +56,27 @@ type Request struct {
 	ScopeGiven bool
 }
 
-// New builds the model from a validated configuration. The configuration's
+// Client is what the model needs to know of one configured client. The
+// configuration package builds these (config.Config.PolicyClients), so the
+// model depends on no loader, file format or transport.
+type Client struct {
+	ID         string
+	Public     bool
+	Audience   []string
+	Scopes     []string
+	GrantTypes []string
+}
+
+// New builds the model from validated clients. The configuration's
 // validation guarantees audiences name known clients or external audiences;
 // New does not re-check that.
-func New(cfg *config.Config) *Model {
-	m := &Model{clients: make(map[string]*clientPolicy, len(cfg.Clients))}
-	for i := range cfg.Clients {
-		c := &cfg.Clients[i]
+func New(clients []Client) *Model {
+	m := &Model{clients: make(map[string]*clientPolicy, len(clients))}
+	for i := range clients {
+		c := &clients[i]
 		p := &clientPolicy{
 			id:           c.ID,
-			public:       c.Public(),
+			public:       c.Public,
 			allowedAud:   map[string]struct{}{c.ID: {}},
 			allowedScope: make(map[string]struct{}, len(c.Scopes)),
 			grantTypes:   make(map[string]struct{}, len(c.GrantTypes)),

@@ -5,25 +5,23 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
 // shop is the background text's company, built in Go so these rules do not
 // depend on the YAML loader.
-func shop() *config.Config {
-	return &config.Config{
-		Clients: []config.Client{
-			{ID: "customer-portal", GrantTypes: []string{"authorization_code", "refresh_token"},
-				Audience: []string{"order-status-api"}, Scopes: []string{"openid", "profile", "orders:read"}},
-			{ID: "backoffice-portal", GrantTypes: []string{"authorization_code"},
-				Audience: []string{"order-status-api", "hr-api"}, Scopes: []string{"openid", "orders:read", "hr:read"}},
-			{ID: "order-status-api", GrantTypes: []string{"client_credentials"}, Scopes: []string{"orders:read"}},
-			{ID: "hr-api", GrantTypes: []string{"client_credentials"}},
-			{ID: "order-sync-job", GrantTypes: []string{"client_credentials"},
-				Audience: []string{"order-status-api", "https://billing.example.com"}, Scopes: []string{"orders:read", "orders:write"}},
-		},
-		ExternalAudiences: []config.ExternalAudience{{ID: "https://billing.example.com"}},
+// Every client is public (no secret), as in the YAML without secrets.
+func shop() []Client {
+	return []Client{
+		{Public: true, ID: "customer-portal", GrantTypes: []string{"authorization_code", "refresh_token"},
+			Audience: []string{"order-status-api"}, Scopes: []string{"openid", "profile", "orders:read"}},
+		{Public: true, ID: "backoffice-portal", GrantTypes: []string{"authorization_code"},
+			Audience: []string{"order-status-api", "hr-api"}, Scopes: []string{"openid", "orders:read", "hr:read"}},
+		{Public: true, ID: "order-status-api", GrantTypes: []string{"client_credentials"}, Scopes: []string{"orders:read"}},
+		{Public: true, ID: "hr-api", GrantTypes: []string{"client_credentials"}},
+		{Public: true, ID: "order-sync-job", GrantTypes: []string{"client_credentials"},
+			Audience: []string{"order-status-api", "https://billing.example.com"}, Scopes: []string{"orders:read", "orders:write"}},
 	}
 }
 
@@ -177,14 +175,12 @@ func BenchmarkGrantDefault(b *testing.B) {
 // TestExplainIsClientCredentials: Explain reports exactly what
 // ClientCredentials decides, with reasons, for grants and refusals alike.
 func TestExplainIsClientCredentials(t *testing.T) {
-	cfg := shop()
-	cfg.Clients = append(cfg.Clients, config.Client{ID: "spa", GrantTypes: []string{"client_credentials"}})
-	for i := range cfg.Clients {
-		if cfg.Clients[i].ID != "spa" {
-			cfg.Clients[i].Secret = "a-secret-of-enough-length"
-		}
+	clients := shop()
+	for i := range clients {
+		clients[i].Public = false
 	}
-	m := New(cfg)
+	clients = append(clients, Client{ID: "spa", Public: true, GrantTypes: []string{"client_credentials"}})
+	m := New(clients)
 	tests := []struct {
 		client string
 		req    Request
@@ -219,5 +215,13 @@ func TestExplainIsClientCredentials(t *testing.T) {
 		if !slices.ContainsFunc(x.Reasons, func(r string) bool { return strings.Contains(r, tc.reason) }) {
 			t.Errorf("%s %+v: reasons %q lack %q", tc.client, tc.req, x.Reasons, tc.reason)
 		}
+	}
+}
+
+// TestNoLoaderOrTransportDeps: the audience model is pure (DESIGN.md): no
+// YAML, no HTTP, no configuration loader.
+func TestNoLoaderOrTransportDeps(t *testing.T) {
+	for _, pkg := range []string{"github.com/gatehouse/gatehouse/internal/policy", "github.com/gatehouse/gatehouse/internal/issue"} {
+		testkit.AssertNoDeps(t, pkg, "yaml", "net/http$", "gatehouse/config$")
 	}
 }

@@ -737,7 +737,7 @@ func TestPKCERequiredByDefault(t *testing.T) {
 // token's aud, azp and scope, or the error sent back to the client.
 func TestExplainAuthorizationMatchesRealFlow(t *testing.T) {
 	e := start(t)
-	model := policy.New(parseTestConfig(t, e.srv.URL))
+	model := policy.New(parseTestConfig(t, e.srv.URL).PolicyClients())
 	for _, tc := range []struct {
 		name  string
 		extra url.Values

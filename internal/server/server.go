@@ -155,7 +155,7 @@ func New(o Options) (*Server, error) {
 		store:        o.Store,
 		log:          o.Logger,
 		now:          o.Now,
-		model:        policy.New(cfg),
+		model:        policy.New(cfg.PolicyClients()),
 		failures:     newFailureLimiter(6*time.Second, 10, 10000),
 		accessLog:    o.AccessLog,
 		accessLogger: o.AccessLogger,
