@@ -123,3 +123,20 @@ func (e *Error) StatusOrDefault() int {
 	}
 	return e.Status
 }
+
+// SafeName makes a client-supplied value safe to quote in an error
+// description: at most 40 bytes, and anything outside printable ASCII, a
+// quote or a backslash becomes '?'. RFC 6749 §5.2 allows only
+// %x20-21 / %x23-5B / %x5D-7E in error_description.
+func SafeName(s string) string {
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

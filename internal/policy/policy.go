@@ -96,10 +96,7 @@ func New(clients []Client) *Model {
 			p.grantTypes[g] = struct{}{}
 		}
 		scopes := slices.Clone(c.Scopes)
-		p.defaultGrant = Grant{Audience: aud, Scopes: scopes, Scope: strings.Join(scopes, " ")}
-		if len(aud) != 1 {
-			p.defaultGrant.AZP = c.ID
-		}
+		p.defaultGrant = Grant{Audience: aud, Scopes: scopes, Scope: oauth.JoinScope(scopes), AZP: AZP(c.ID, aud)}
 		m.clients[c.ID] = p
 	}
 	return m
@@ -306,10 +303,7 @@ func (p *clientPolicy) grant(req Request, why *[]string) (Grant, *oauth.Error) {
 			return Grant{}, err
 		}
 		g.Audience = aud
-		g.AZP = ""
-		if len(aud) != 1 || aud[0] != p.id {
-			g.AZP = p.id
-		}
+		g.AZP = AZP(p.id, aud)
 	} else {
 		note(why, "no resource or audience parameter: aud is the default audience")
 	}
@@ -380,11 +374,8 @@ func (p *clientPolicy) narrow(req Request, why *[]string) (oauth.Audience, *oaut
 
 func (p *clientPolicy) scopes(s string, why *[]string) ([]string, *oauth.Error) {
 	var out []string
-	for _, sc := range strings.Split(s, " ") {
-		if sc == "" {
-			continue
-		}
-		if !validScopeToken(sc) {
+	for _, sc := range oauth.SplitScope(s) {
+		if !oauth.ValidScopeToken(sc) {
 			note(why, "requested scope '"+sc+"' is not a valid scope-token")
 			return nil, oauth.InvalidScope("scope '" + sc + "' contains characters RFC 6749 §3.3 does not allow")
 		}
@@ -405,13 +396,54 @@ func (p *clientPolicy) scopes(s string, why *[]string) ([]string, *oauth.Error) 
 	return out, nil
 }
 
-// validScopeToken checks RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScopeToken(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
-			return false
+// AZP is the "azp" of a token of clientID with audience aud: the client's
+// id whenever aud is not exactly [clientID] (DESIGN.md; OIDC Core §2), and
+// empty otherwise. Every token Gatehouse mints takes its azp from here.
+func AZP(clientID string, aud oauth.Audience) string {
+	if len(aud) == 1 && aud[0] == clientID {
+		return ""
+	}
+	return clientID
+}
+
+// Narrow applies the optional scope, resource and audience parameters of a
+// token request to what a user granted earlier (an authorization code's
+// or a refresh family's scopes and audience): they may narrow it, never
+// widen it (RFC 6749 §6, RFC 8707 §2.2). Without them the grant is the
+// granted set as is.
+func Narrow(clientID string, scopes, audience []string, req Request) (Grant, *oauth.Error) {
+	g := Grant{Audience: oauth.Audience(audience), Scopes: scopes}
+	if req.ScopeGiven {
+		var out []string
+		for _, v := range oauth.SplitScope(req.Scope) {
+			if !slices.Contains(scopes, v) {
+				return g, oauth.InvalidScope("scope '" + v + "' was not granted; a token request may narrow the granted scopes ('" + oauth.JoinScope(scopes) + "'), never widen them")
+			}
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+		if len(out) > 0 {
+			g.Scopes = out
 		}
 	}
-	return s != ""
+	targets := req.Resources
+	if req.Audience != "" {
+		targets = append(slices.Clip(targets), oauth.SplitScope(req.Audience)...)
+	}
+	if len(targets) > 0 {
+		var aud oauth.Audience
+		for _, t := range targets {
+			if !slices.Contains(audience, t) {
+				return g, oauth.InvalidTarget("'" + t + "' was not granted; the granted audience is '" + oauth.JoinScope(audience) + "'")
+			}
+			if !aud.Contains(t) {
+				aud = append(aud, t)
+			}
+		}
+		g.Audience = aud
+	}
+	g.Scope = oauth.JoinScope(g.Scopes)
+	g.AZP = AZP(clientID, g.Audience)
+	return g, nil
 }

@@ -225,3 +225,43 @@ func TestNoLoaderOrTransportDeps(t *testing.T) {
 		testkit.AssertNoDeps(t, pkg, "yaml", "net/http$", "gatehouse/config$")
 	}
 }
+
+func TestNarrow(t *testing.T) {
+	scopes := []string{"openid", "orders:read", "offline_access"}
+	aud := []string{"web", "orders", "https://billing.example.com"}
+	tests := []struct {
+		name      string
+		req       Request
+		wantAud   []string
+		wantScope string
+		wantAZP   string
+		wantErr   string
+	}{
+		{"nothing: the granted set", Request{}, aud, "openid orders:read offline_access", "web", ""},
+		{"scope narrowed, duplicates dropped", Request{Scope: "orders:read openid orders:read", ScopeGiven: true}, aud, "orders:read openid", "web", ""},
+		{"only spaces: the granted scopes", Request{Scope: "  ", ScopeGiven: true}, aud, "openid orders:read offline_access", "web", ""},
+		{"scope widened", Request{Scope: "openid hr:read", ScopeGiven: true}, nil, "", "", oauth.CodeInvalidScope},
+		{"resource narrows", Request{Resources: []string{"orders"}}, []string{"orders"}, "openid orders:read offline_access", "web", ""},
+		{"to itself: no azp", Request{Resources: []string{"web"}}, []string{"web"}, "openid orders:read offline_access", "", ""},
+		{"resource and audience together", Request{Resources: []string{"orders"}, Audience: "web  orders"}, []string{"orders", "web"}, "openid orders:read offline_access", "web", ""},
+		{"resource not granted", Request{Resources: []string{"orders", "hr"}}, nil, "", "", oauth.CodeInvalidTarget},
+		{"case matters", Request{Audience: "Orders"}, nil, "", "", oauth.CodeInvalidTarget},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, err := Narrow("web", scopes, aud, tt.req)
+			if tt.wantErr != "" {
+				if err == nil || err.Code != tt.wantErr {
+					t.Fatalf("err %v, want %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(g.Audience, tt.wantAud) || g.Scope != tt.wantScope || g.AZP != tt.wantAZP {
+				t.Errorf("got aud %v scope %q azp %q", g.Audience, g.Scope, g.AZP)
+			}
+		})
+	}
+}

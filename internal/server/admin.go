@@ -35,16 +35,16 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.InvalidClient("authenticate as an admin client with HTTP Basic; client_id in the body names the client to explain"))
 		return
 	}
-	if _, has := p.get("client_secret"); has {
+	if _, has := p.Get("client_secret"); has {
 		s.writeError(w, r, oauth.InvalidRequest("do not send client_secret in the body: authenticate with HTTP Basic"))
 		return
 	}
-	subject, ok := p.get("client_id")
+	subject, ok := p.Get("client_id")
 	if !ok {
 		s.writeError(w, r, oauth.InvalidRequest("missing client_id: name the client whose token request to explain"))
 		return
 	}
-	admin, oe := s.authenticateClient(w, r, params{})
+	admin, oe := s.authenticateClient(w, r, oauth.Form{})
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return
@@ -54,11 +54,11 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.clients[subject] == nil {
-		s.writeError(w, r, oauth.InvalidRequest("there is no client '"+safeName(subject)+"' in the configuration"))
+		s.writeError(w, r, oauth.InvalidRequest("there is no client '"+oauth.SafeName(subject)+"' in the configuration"))
 		return
 	}
 	var x policy.Explanation
-	switch gt, _ := p.get("grant_type"); gt {
+	switch gt, _ := p.Get("grant_type"); gt {
 	case "", oauth.GrantClientCredentials:
 		x = s.model.Explain(subject, requestFromParams(p))
 	case oauth.GrantAuthorizationCode:

@@ -15,7 +15,7 @@ import (
 // or client_id/client_secret in the body (client_secret_post), never both;
 // a public client identifies itself with client_id alone (method "none").
 // Every failure looks the same to the caller; the log says which it was.
-func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p params) (*clientEntry, *oauth.Error) {
+func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oauth.Form) (*clientEntry, *oauth.Error) {
 	id, sec, method, oe := clientCredentials(r, p)
 	if oe != nil {
 		return nil, oe
@@ -80,9 +80,9 @@ func tooManyFailures(retry int) *oauth.Error {
 }
 
 // clientCredentials extracts the presented credentials and the method.
-func clientCredentials(r *http.Request, p params) (id, sec, method string, _ *oauth.Error) {
-	postID, hasPostID := p.get("client_id")
-	postSecret, hasPostSecret := p.get("client_secret")
+func clientCredentials(r *http.Request, p oauth.Form) (id, sec, method string, _ *oauth.Error) {
+	postID, hasPostID := p.Get("client_id")
+	postSecret, hasPostSecret := p.Get("client_secret")
 	authz := r.Header.Values("Authorization")
 	if len(authz) > 1 {
 		return "", "", "", oauth.InvalidRequest("more than one Authorization header")

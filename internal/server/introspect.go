@@ -35,7 +35,7 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.InvalidClient("a public client cannot introspect tokens"))
 		return
 	}
-	tok, ok := p.get("token")
+	tok, ok := p.Get("token")
 	if !ok {
 		s.writeError(w, r, errMissingToken)
 		return

@@ -7,12 +7,10 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"net/http"
-	"net/url"
-	"slices"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/store"
@@ -22,7 +20,6 @@ import (
 // Lifetimes of browser state.
 const (
 	sessionTTL = 12 * time.Hour
-	codeTTL    = 60 * time.Second
 )
 
 // The per-user lockout that holds across instances. Each instance also
@@ -67,148 +64,7 @@ func (s *Server) loginThrottleKey(username string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// handleAuthorize is the authorization endpoint (RFC 6749 §3.1; OIDC Core
-// §3.1.2.1 requires GET and POST). A POST carrying a CSRF token is a step
-// of our own login or consent form; any other POST is an authorization
-// request sent as a form.
-func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-		s.startAuth(w, r, r.URL.RawQuery)
-	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-		if err := r.ParseForm(); err != nil {
-			s.errorPage(w, http.StatusBadRequest, "This request cannot be read", "The form could not be read.", "")
-			return
-		}
-		if _, ok := r.PostForm[web.FieldCSRFToken]; ok {
-			s.handleAuthForm(w, r)
-			return
-		}
-		s.startAuth(w, r, r.PostForm.Encode())
-	default:
-		w.Header().Set("Allow", "GET, POST")
-		s.errorPage(w, http.StatusMethodNotAllowed, "Method not allowed", "Use GET or POST.", "")
-	}
-}
-
-// startAuth runs a fresh authorization request.
-func (s *Server) startAuth(w http.ResponseWriter, r *http.Request, raw string) {
-	req, ae := s.parseAuthRequest(raw)
-	if ae != nil {
-		s.failAuth(w, r, req, ae)
-		return
-	}
-	setClient(w, req.client.cfg.ID)
-	s.continueAuth(w, r, req, s.currentSession(r))
-}
-
-// continueAuth moves req on from the session the browser has: to the
-// login page when that session does not satisfy what the request requires,
-// otherwise on to consent or the code.
-func (s *Server) continueAuth(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
-	if why := s.loginNeeded(req, sess); why != "" {
-		if req.prompt["none"] {
-			s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeLoginRequired, Description: why + " (prompt=none)"}))
-			return
-		}
-		hint := req.loginHint
-		if hint == "" {
-			hint = req.hintSubject
-		}
-		s.showLogin(w, r, req, http.StatusOK, hint, "", false)
-		return
-	}
-	s.afterLogin(w, r, req, sess, false)
-}
-
-// loginNeeded says why sess cannot serve req without a new sign-in (OIDC
-// Core §3.1.2.1: prompt, max_age, id_token_hint), or "" when it can.
-func (s *Server) loginNeeded(req *authRequest, sess *store.Session) string {
-	switch {
-	case sess == nil:
-		return "the user is not signed in"
-	case req.prompt["login"] || req.prompt["select_account"]:
-		return "the request asks for a new sign-in"
-	case req.maxAge >= 0 && s.now().Sub(sess.AuthTime) > time.Duration(req.maxAge)*time.Second:
-		return "the sign-in is older than max_age"
-	case req.hintSubject != "" && req.hintSubject != sess.Subject:
-		return "the signed-in user is not the one id_token_hint names"
-	}
-	return ""
-}
-
-// afterLogin runs once the session satisfies the request's authentication
-// requirements: it asks for consent when needed and then issues the code.
-// consented is true when the person has just answered the consent page.
-func (s *Server) afterLogin(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session, consented bool) {
-	if req.hintSubject != "" && req.hintSubject != sess.Subject {
-		// Signed in, but as someone else than the application asked for.
-		s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeLoginRequired,
-			Description: "the signed-in user is not the one id_token_hint names"}))
-		return
-	}
-	if !consented && !req.client.cfg.FirstParty {
-		covered := false
-		if !req.prompt["consent"] {
-			c, err := s.store.GetConsent(r.Context(), sess.Subject, req.client.cfg.ID)
-			switch {
-			case err == nil:
-				covered = subset(req.grant.Scopes, c.Scopes) && subset(req.grant.Audience, c.Audience)
-			case !errors.Is(err, store.ErrNotFound):
-				s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
-				return
-			}
-		}
-		if !covered {
-			if req.prompt["none"] {
-				s.failAuth(w, r, req, redirectErr(&oauth.Error{Code: oauth.CodeConsentRequired, Description: "the user has not consented to this client (prompt=none)"}))
-				return
-			}
-			s.showConsent(w, r, req, sess)
-			return
-		}
-	}
-	s.issueCode(w, r, req, sess)
-}
-
-func subset(want, have []string) bool {
-	for _, v := range want {
-		if !slices.Contains(have, v) {
-			return false
-		}
-	}
-	return true
-}
-
-// handleAuthForm handles the login and consent forms.
-func (s *Server) handleAuthForm(w http.ResponseWriter, r *http.Request) {
-	if _, ok := r.PostForm[web.FieldDecision]; ok {
-		s.handleConsent(w, r)
-		return
-	}
-	// The login form is the one form posted before a session exists, so
-	// its CSRF token is the plain double-submit value.
-	if !s.validCSRF(r, nil) {
-		s.formExpired(w)
-		return
-	}
-	req, ae := s.parseAuthRequest(r.PostForm.Get(web.FieldRequestID))
-	if ae != nil {
-		s.failAuth(w, r, req, ae)
-		return
-	}
-	setClient(w, req.client.cfg.ID)
-	s.handleLogin(w, r, req)
-}
-
-func (s *Server) formExpired(w http.ResponseWriter) {
-	s.errorPage(w, http.StatusForbidden, "This form has expired",
-		"The sign-in form could not be verified (its security token is missing or does not match).",
-		"Go back to the application and start signing in again.")
-}
-
-func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRequest) {
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization) {
 	username := r.PostForm.Get(web.FieldUsername)
 	password := r.PostForm.Get(web.FieldPassword)
 	now := s.now()
@@ -279,12 +135,12 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *authRe
 	}
 	token, hash, err := issue.NewOpaque()
 	if err != nil {
-		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return
 	}
 	sess := store.Session{ID: hash, Subject: username, AuthTime: now.Truncate(time.Second), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
 	if err := s.store.CreateSession(r.Context(), sess); err != nil {
-		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return
 	}
 	http.SetCookie(w, s.cookie(s.sessionCookie, token, sessionTTL))
@@ -299,96 +155,6 @@ func (s *Server) loginUnavailable(w http.ResponseWriter, what string, err error)
 	setOutcome(w, "store_error")
 	s.errorPage(w, http.StatusServiceUnavailable, "Sign-in is unavailable",
 		"Your sign-in could not be checked right now.", "Wait a moment and try again.")
-}
-
-// handleConsent takes the consent page's answer. Its request_id is the
-// ticket afterLogin signed (ticket.go): only a ticket of this session, made
-// after the authentication the request required, leads to a code. Any
-// other state of the session restarts the request where it now stands.
-func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
-	t, err := s.openTicket(r.PostForm.Get(web.FieldRequestID))
-	if err != nil {
-		s.errorPage(w, http.StatusBadRequest, "This consent form is no longer valid",
-			"The consent page was answered too late, or it did not come from this server.",
-			"Go back to the application and start signing in again.")
-		return
-	}
-	sess := s.currentSession(r)
-	if sess != nil && !s.validCSRF(r, sess) {
-		s.formExpired(w)
-		return
-	}
-	req, ae := s.parseAuthRequest(t.Request)
-	if ae != nil {
-		s.failAuth(w, r, req, ae)
-		return
-	}
-	setClient(w, req.client.cfg.ID)
-	if sess == nil || !t.bound(sess) {
-		// Signed out, or signed in again, since the page was shown.
-		s.continueAuth(w, r, req, sess)
-		return
-	}
-	if r.PostForm.Get(web.FieldDecision) != web.DecisionAllow {
-		s.failAuth(w, r, req, redirectErr(oauth.AccessDenied("the user declined the request")))
-		return
-	}
-	c := store.Consent{Subject: sess.Subject, ClientID: req.client.cfg.ID, Scopes: req.grant.Scopes,
-		Audience: req.grant.Audience, GrantedAt: s.now()}
-	if old, err := s.store.GetConsent(r.Context(), sess.Subject, req.client.cfg.ID); err == nil {
-		// Consent accumulates: approving a narrower request keeps what was
-		// approved before.
-		c.Scopes = union(old.Scopes, c.Scopes)
-		c.Audience = union(old.Audience, c.Audience)
-	}
-	if err := s.store.PutConsent(r.Context(), c); err != nil {
-		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
-		return
-	}
-	s.afterLogin(w, r, req, sess, true)
-}
-
-func union(a, b []string) []string {
-	out := slices.Clone(a)
-	for _, v := range b {
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// issueCode stores a single-use code bound to everything the token
-// endpoint must check, and redirects back to the client.
-func (s *Server) issueCode(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
-	code, hash, err := issue.NewOpaque()
-	if err != nil {
-		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
-		return
-	}
-	now := s.now()
-	method := ""
-	if req.challenge != "" {
-		method = "S256"
-	}
-	// A redirect_uri the request did not name is not stored: the token
-	// request then need not send it (RFC 6749 §4.1.3).
-	redirect := ""
-	if req.redirectGiven {
-		redirect = req.redirectURI
-	}
-	c := store.AuthCode{
-		Hash: hash, ClientID: req.client.cfg.ID, RedirectURI: redirect,
-		CodeChallenge: req.challenge, CodeChallengeMethod: method, Nonce: req.nonce,
-		Subject: sess.Subject, Scopes: req.grant.Scopes, Audience: req.grant.Audience,
-		IDTokenClaims: req.idTokenClaims, AuthTime: sess.AuthTime, SessionID: sess.ID, CreatedAt: now, ExpiresAt: now.Add(codeTTL),
-	}
-	if err := s.store.CreateCode(r.Context(), c); err != nil {
-		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
-		return
-	}
-	setOutcome(w, "code")
-	s.redirectWith(w, r, req, url.Values{"code": {code}})
 }
 
 // currentSession returns the signed-in session, or nil.
@@ -458,36 +224,44 @@ func (s *Server) validCSRF(r *http.Request, sess *store.Session) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(r.PostForm.Get(web.FieldCSRFToken))) == 1
 }
 
-func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *authRequest, status int, username, msg string, locked bool) {
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, status int, username, msg string, locked bool) {
 	s.pages.Login(w, status, web.LoginData{
-		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, nil), RequestID: req.raw,
-		ClientName: req.client.cfg.Name, ClientID: req.client.cfg.ID,
+		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, nil), RequestID: req.Raw,
+		ClientName: s.clientName(req.Client.ID), ClientID: req.Client.ID,
 		Username: username, Error: msg, Locked: locked,
 	})
 }
 
-func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *authRequest, sess *store.Session) {
-	ticket, err := s.newTicket(req.raw, sess)
+func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *grant.Authorization, sess *store.Session) {
+	ticket, err := s.newTicket(req.Raw, sess)
 	if err != nil {
-		s.failAuth(w, r, req, redirectErr(oauth.ServerError(err)))
+		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return
 	}
 	d := web.ConsentData{
 		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, sess), RequestID: ticket,
-		ClientName: req.client.cfg.Name, ClientID: req.client.cfg.ID, Username: sess.Subject,
-		OfflineAccess: req.hasScope("offline_access"),
+		ClientName: s.clientName(req.Client.ID), ClientID: req.Client.ID, Username: sess.Subject,
+		OfflineAccess: req.HasScope("offline_access"),
 	}
-	for _, sc := range req.grant.Scopes {
+	for _, sc := range req.Grant.Scopes {
 		d.Scopes = append(d.Scopes, web.Item{ID: sc, Name: sc})
 	}
-	for _, a := range req.grant.Audience {
-		if a == req.client.cfg.ID {
+	for _, a := range req.Grant.Audience {
+		if a == req.Client.ID {
 			continue
 		}
 		d.Audiences = append(d.Audiences, s.describeAudience(a))
 	}
 	setOutcome(w, "consent")
 	s.pages.Consent(w, d)
+}
+
+// clientName is a client's name for people, or "".
+func (s *Server) clientName(id string) string {
+	if c := s.clients[id]; c != nil {
+		return c.cfg.Name
+	}
+	return ""
 }
 
 // describeAudience names an audience value for people: a client's name, or

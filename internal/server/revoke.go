@@ -25,12 +25,12 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oe)
 		return
 	}
-	tok, ok := p.get("token")
+	tok, ok := p.Get("token")
 	if !ok {
 		s.writeError(w, r, errMissingToken)
 		return
 	}
-	hint, _ := p.get("token_type_hint")
+	hint, _ := p.Get("token_type_hint")
 	ctx := r.Context()
 	now := s.now()
 	outcome := "ignored"

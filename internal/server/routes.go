@@ -68,7 +68,7 @@ func (s *Server) handleRoutes(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.InvalidClient("authenticate as the API with HTTP Basic (client id and secret)"))
 		return
 	}
-	c, oe := s.authenticateClient(w, r, params{})
+	c, oe := s.authenticateClient(w, r, oauth.Form{})
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return

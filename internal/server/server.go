@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -57,14 +58,17 @@ const (
 
 // Server serves discovery, JWKS, the token and introspection endpoints.
 type Server struct {
-	cfg     *config.Config
-	issuer  string
-	keys    KeyRing
-	store   store.Store
-	log     *slog.Logger
-	now     func() time.Time
-	model   *policy.Model
-	minter  *issue.Minter
+	cfg    *config.Config
+	issuer string
+	keys   KeyRing
+	store  store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	model  *policy.Model
+	minter *issue.Minter
+	// grants is the protocol engine every grant and authorization
+	// decision runs in; handlers only adapt HTTP to it.
+	grants  *grant.Engine
 	clients map[string]*clientEntry
 	// secretFloor and passwordFloor pad every refused client secret and
 	// password to the cost of the slowest stored form in use, so a refusal
@@ -104,6 +108,17 @@ type clientEntry struct {
 	cfg    *config.Client
 	secret secret.Checker // nil for a public client
 	set    string         // the secret's parameter set (secret.ParamSet)
+}
+
+// grantClients is the configuration's clients as the grant engine reads them.
+func grantClients(cfg *config.Config) []grant.Client {
+	out := make([]grant.Client, len(cfg.Clients))
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		out[i] = grant.Client{ID: c.ID, RedirectURIs: c.RedirectURIs, IDTokenAlg: c.IDTokenSignedResponseAlg,
+			IDTokenScopeClaims: c.IDTokenScopeClaims, PKCERequired: c.PKCERequired(), FirstParty: c.FirstParty}
+	}
+	return out
 }
 
 // loadClients prepares every client's secret check, and a Floor that has
@@ -192,6 +207,8 @@ func New(o Options) (*Server, error) {
 	for _, id := range cfg.Admins {
 		s.admins[id] = true
 	}
+	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
+		Store: s.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: s.now, Log: s.log})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}

@@ -88,3 +88,17 @@ func (u *user) claimsFor(scopes []string) map[string]any {
 	}
 	return out
 }
+
+// userDirectory is the configured users as the grant engine sees them.
+type userDirectory map[string]*user
+
+// Exists reports whether subject is a configured user.
+func (d userDirectory) Exists(subject string) bool { return d[subject] != nil }
+
+// Claims returns the user's claims the scopes release.
+func (d userDirectory) Claims(subject string, scopes []string) map[string]any {
+	if u := d[subject]; u != nil {
+		return u.claimsFor(scopes)
+	}
+	return nil
+}

@@ -1,4 +1,4 @@
-package server
+package oauth
 
 import (
 	"net/url"
@@ -29,7 +29,7 @@ func TestParseForm(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := parseForm(tc.body, tokenParamRepeatable)
+			p, err := ParseForm(tc.body, func(k string) bool { return k == "resource" })
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Description, tc.wantErr) || err.Code != "invalid_request" {
 					t.Fatalf("err = %v, want invalid_request containing %q", err, tc.wantErr)
@@ -40,7 +40,7 @@ func TestParseForm(t *testing.T) {
 				t.Fatal(err)
 			}
 			for k, vs := range tc.want {
-				if got := p.all(k); !slices.Equal(got, vs) {
+				if got := p.All(k); !slices.Equal(got, vs) {
 					t.Errorf("%s = %q, want %q", k, got, vs)
 				}
 			}
@@ -70,7 +70,7 @@ func FuzzParseForm(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		p, err := parseForm(body, tokenParamRepeatable)
+		p, err := ParseForm(body, func(k string) bool { return k == "resource" })
 		if err != nil {
 			return
 		}
@@ -86,7 +86,7 @@ func FuzzParseForm(f *testing.F) {
 			if e.value == "" {
 				t.Fatal("empty value kept")
 			}
-			if e.key != "resource" && len(p.all(e.key)) > 1 {
+			if e.key != "resource" && len(p.All(e.key)) > 1 {
 				t.Fatalf("duplicate %q accepted", e.key)
 			}
 		}

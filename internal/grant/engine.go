@@ -1,0 +1,159 @@
+// Package grant is the authorization server's protocol engine: one method
+// per operation — client_credentials, authorization code redemption,
+// refresh, and the authorization request's decisions — taking plain
+// request values and returning a result or one *oauth.Error. It owns PKCE,
+// the code and refresh-token rules (single use, replay revocation,
+// rotation, reuse detection) and audience narrowing (through
+// internal/policy, which owns the AZP rule). It knows nothing of HTTP:
+// internal/server decodes a request, authenticates the client, calls one
+// method and renders what it returns.
+//
+// Where to find a grant: client_credentials in clientcredentials.go, the
+// code's redemption in code.go, refresh in refresh.go, the tokens of a
+// user grant in usertokens.go, the authorization request in authorize.go.
+// A new grant (token exchange, JWT bearer, device code) is a new file with
+// one method and a case in Engine.Token.
+package grant
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/issue"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// Store is what the grants keep: codes, refresh families, access records.
+type Store interface {
+	store.CodeStore
+	store.RefreshStore
+	store.RevocationStore
+	store.ConsentStore
+}
+
+// Users is the engine's view of the people who can sign in.
+type Users interface {
+	// Exists reports whether subject is still a configured user; a grant
+	// of a removed user ends.
+	Exists(subject string) bool
+	// Claims returns the user claims the scopes release (OIDC Core §5.4).
+	Claims(subject string, scopes []string) map[string]any
+}
+
+// Client is what the engine needs to know of an authenticated client.
+type Client struct {
+	ID string
+	// RedirectURIs are the registered redirect URIs, matched exactly.
+	RedirectURIs []string
+	// IDTokenAlg is id_token_signed_response_alg; empty means the
+	// access tokens' algorithm.
+	IDTokenAlg string
+	// IDTokenScopeClaims puts the claims the scopes release into ID tokens.
+	IDTokenScopeClaims bool
+	// PKCERequired: authorization requests must carry a PKCE challenge.
+	PKCERequired bool
+	// FirstParty clients are the operator's own: no consent page.
+	FirstParty bool
+}
+
+// Options are the engine's dependencies.
+type Options struct {
+	// Clients are every configured client.
+	Clients []Client
+	Model   *policy.Model
+	Minter  *issue.Minter
+	Store   Store
+	Users   Users
+	// RefreshTTL is the lifetime of a refresh family.
+	RefreshTTL time.Duration
+	// Now is the clock.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// Engine runs the grants. It is safe for concurrent use.
+type Engine struct {
+	clients    map[string]*Client
+	model      *policy.Model
+	minter     *issue.Minter
+	store      Store
+	users      Users
+	refreshTTL time.Duration
+	now        func() time.Time
+	log        *slog.Logger
+}
+
+// New returns an Engine.
+func New(o Options) *Engine {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{clients: make(map[string]*Client, len(o.Clients)), model: o.Model, minter: o.Minter,
+		store: o.Store, users: o.Users, refreshTTL: o.RefreshTTL, now: o.Now, log: o.Log}
+	for i := range o.Clients {
+		c := o.Clients[i]
+		e.clients[c.ID] = &c
+	}
+	return e
+}
+
+// Client returns the client with id, or nil.
+func (e *Engine) Client(id string) *Client { return e.clients[id] }
+
+// TokenRequest is a token endpoint request (RFC 6749 §4.1.3, §4.4.2, §6)
+// after client authentication, as plain values.
+type TokenRequest struct {
+	GrantType string
+	// Narrow holds scope, resource and audience.
+	Narrow policy.Request
+	// authorization_code: the code, and redirect_uri and code_verifier
+	// with whether each was sent.
+	Code              string
+	RedirectURI       string
+	RedirectURIGiven  bool
+	CodeVerifier      string
+	CodeVerifierGiven bool
+	// refresh_token
+	RefreshToken string
+}
+
+// Result is what a successful grant issued.
+type Result struct {
+	GrantType string
+	Grant     policy.Grant
+	Access    issue.Minted
+	// IDToken and Refresh are empty when not issued.
+	IDToken string
+	Refresh string
+}
+
+// Token runs the grant a token request names.
+func (e *Engine) Token(ctx context.Context, c Client, req TokenRequest) (Result, *oauth.Error) {
+	switch req.GrantType {
+	case oauth.GrantClientCredentials:
+		return e.ClientCredentials(c, req.Narrow)
+	case oauth.GrantAuthorizationCode:
+		return e.RedeemCode(ctx, c, req)
+	case oauth.GrantRefreshToken:
+		return e.Refresh(ctx, c, req.RefreshToken, req.Narrow)
+	// The grants to come (RFC 8693 token exchange, RFC 7523 JWT bearer)
+	// each add a case here and a file with their method.
+	default:
+		return Result{}, oauth.UnsupportedGrantType("grant_type '" + oauth.SafeName(req.GrantType) +
+			"' is not supported; use client_credentials, authorization_code or refresh_token")
+	}
+}
+
+// mayUse refuses a grant type the client is not configured for.
+func (e *Engine) mayUse(clientID, grantType string) *oauth.Error {
+	if e.model.MayUseGrant(clientID, grantType) {
+		return nil
+	}
+	return oauth.UnauthorizedClient("client '" + clientID + "' is not allowed the " + grantType + " grant")
+}

@@ -1,0 +1,79 @@
+package grant
+
+import (
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/issue"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/oauth"
+	"github.com/gatehouse/gatehouse/store"
+)
+
+// mintUserTokens signs the access token, the ID token when openid was
+// granted, and prepares a refresh family when offline_access was granted
+// to a client allowed the refresh_token grant. Nothing is stored here: the
+// caller commits it in one transaction with the code's redemption.
+func (e *Engine) mintUserTokens(c Client, g policy.Grant, fam store.RefreshFamily, nonce string, requested []string, now time.Time) (Result, store.Issued, *oauth.Error) {
+	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g})
+	if err != nil {
+		return Result{}, store.Issued{}, oauth.ServerError(err)
+	}
+	res := Result{GrantType: oauth.GrantAuthorizationCode, Grant: g, Access: access}
+	issued := store.Issued{AccessJTI: access.JTI, AccessExpiresAt: access.ExpiresAt}
+	if slices.Contains(g.Scopes, "openid") {
+		if res.IDToken, err = e.idToken(c, idTokenFor{subject: fam.Subject, nonce: nonce, sessionID: fam.SessionID,
+			authTime: fam.AuthTime, scopes: g.Scopes, requested: requested, accessToken: access.Token}); err != nil {
+			return Result{}, store.Issued{}, oauth.ServerError(err)
+		}
+	}
+	if slices.Contains(fam.Scopes, "offline_access") && e.model.MayUseGrant(c.ID, oauth.GrantRefreshToken) {
+		token, hash, err := issue.NewOpaque()
+		if err != nil {
+			return Result{}, store.Issued{}, oauth.ServerError(err)
+		}
+		_, famID, err := issue.NewOpaque()
+		if err != nil {
+			return Result{}, store.Issued{}, oauth.ServerError(err)
+		}
+		fam.ID = famID[:32]
+		fam.CreatedAt = now
+		fam.ExpiresAt = now.Add(e.refreshTTL)
+		issued.FamilyID = fam.ID
+		issued.Family = &fam
+		issued.Refresh = &store.RefreshToken{Hash: hash, FamilyID: fam.ID, CreatedAt: now, ExpiresAt: fam.ExpiresAt}
+		res.Refresh = token
+	}
+	return res, issued, nil
+}
+
+// idTokenFor describes one ID token of a user grant.
+type idTokenFor struct {
+	subject, nonce, sessionID string
+	authTime                  time.Time
+	scopes                    []string
+	// requested are the claims the claims parameter asked for in the ID
+	// token (OIDC Core §5.5); empty on refresh.
+	requested   []string
+	accessToken string
+}
+
+// passwordAMR is the RFC 8176 amr of a sign-in at the login page.
+var passwordAMR = []string{"pwd"}
+
+// idToken mints an ID token. User claims released by the granted scopes
+// go into it only when the claims parameter asked for them or the client
+// is configured with id_token_scope_claims; otherwise they come from
+// UserInfo alone, as OIDC Core §5.4 says when an access token is issued.
+func (e *Engine) idToken(c Client, t idTokenFor) (string, error) {
+	claims := map[string]any{}
+	for name, v := range e.users.Claims(t.subject, t.scopes) {
+		if c.IDTokenScopeClaims || slices.Contains(t.requested, name) {
+			claims[name] = v
+		}
+	}
+	m, err := e.minter.IDToken(issue.Identity{Subject: t.subject, ClientID: c.ID, Nonce: t.nonce,
+		SessionID: store.SID(t.sessionID), AuthTime: t.authTime, AccessToken: t.accessToken, Claims: claims,
+		Alg: c.IDTokenAlg, ACR: oauth.ACRPassword, AMR: passwordAMR})
+	return m.Token, err
+}
