@@ -66,17 +66,15 @@ func authParamRepeatable(k string) bool { return k == "resource" }
 // redirect URI are checked first; until both are trusted every error is
 // displayed, after that every error is redirected.
 func (e *Engine) ParseAuthorization(raw string, hint HintChecker) (*Authorization, *AuthError) {
+	// A request that does not parse (a repeated parameter, a bad escape)
+	// cannot be trusted to name its client or redirect URI: displayed.
 	p, oe := oauth.ParseForm(raw, authParamRepeatable)
-	clientID, _ := p.Get("client_id")
-	if oe != nil && clientID == "" {
+	if oe != nil {
 		return nil, &AuthError{Err: oe}
 	}
 	a, ae := e.trustRedirect(p, raw)
 	if ae != nil {
 		return nil, ae
-	}
-	if oe != nil { // e.g. a duplicated parameter: now it can be redirected
-		return a, RedirectErr(oe)
 	}
 	for _, check := range []func(oauth.Form) *oauth.Error{e.checkResponseType(a), a.parsePKCE, a.parsePrompt,
 		a.parseHint(hint), a.parseClaims} {
