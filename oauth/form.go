@@ -3,7 +3,6 @@ package oauth
 import (
 	"net/url"
 	"strings"
-
 )
 
 // Form is a strictly parsed application/x-www-form-urlencoded body.
@@ -85,4 +84,3 @@ func (p Form) All(key string) []string {
 	}
 	return out
 }
-

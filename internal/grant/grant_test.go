@@ -272,7 +272,9 @@ func payload(t *testing.T, tok string) string {
 
 func TestParseAuthorization(t *testing.T) {
 	r := newRig(t)
-	hint := func(tok string) (string, bool) { return strings.TrimPrefix(tok, "hint-for-"), strings.HasPrefix(tok, "hint-for-") }
+	hint := func(tok string) (string, bool) {
+		return strings.TrimPrefix(tok, "hint-for-"), strings.HasPrefix(tok, "hint-for-")
+	}
 	ch := challenge(verifier)
 	base := "client_id=portal&response_type=code&code_challenge=" + ch + "&code_challenge_method=S256"
 	tests := []struct {
