@@ -55,12 +55,16 @@ func (e *Error) Error() string {
 // Unwrap exposes the cause to errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Cause }
 
+// ErrorResponse is the RFC 6749 §5.2 error body (also RFC 7009, RFC 7662
+// and RFC 6750 error bodies): what an Error looks like on the wire.
+type ErrorResponse struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
 // MarshalJSON writes the RFC 6749 §5.2 body: error and error_description.
 func (e *Error) MarshalJSON() ([]byte, error) {
-	return json.Marshal(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{e.Code, e.Description})
+	return json.Marshal(ErrorResponse{e.Code, e.Description})
 }
 
 func newError(code string, status int, desc string) *Error {

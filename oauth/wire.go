@@ -27,6 +27,28 @@ type TokenResponse struct {
 	IDToken      string `json:"id_token,omitempty"`
 }
 
+// Introspection is the RFC 7662 §2.2 response. An inactive token is
+// answered with Active false and nothing else (InactiveIntrospection).
+type Introspection struct {
+	Active bool `json:"active"`
+	// TokenType is "Bearer" for an access token, "refresh_token" for a
+	// refresh token.
+	TokenType string   `json:"token_type,omitempty"`
+	Scope     string   `json:"scope,omitempty"`
+	ClientID  string   `json:"client_id,omitempty"`
+	Subject   string   `json:"sub,omitempty"`
+	Audience  Audience `json:"aud,omitempty"`
+	AZP       string   `json:"azp,omitempty"`
+	Issuer    string   `json:"iss,omitempty"`
+	IssuedAt  int64    `json:"iat,omitempty"`
+	Expiry    int64    `json:"exp,omitempty"`
+	JTI       string   `json:"jti,omitempty"`
+}
+
+// InactiveIntrospection is the whole answer for any token the caller may
+// not learn about: RFC 7662 §2.2 lets the server say nothing more.
+var InactiveIntrospection = Introspection{}
+
 // AccessClaims are the claims of an RFC 9068 access token as Gatehouse
 // issues them.
 type AccessClaims struct {

@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"net/http"
-	"strings"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -47,27 +46,25 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if (claims.ClientID != caller && !claims.Audience.Contains(caller)) || s.accessRevoked(r, claims) {
+		s.writeIntrospection(w, oauth.InactiveIntrospection)
+		return
+	}
+	s.writeIntrospection(w, oauth.Introspection{Active: true, TokenType: "Bearer", Scope: claims.Scope,
+		ClientID: claims.ClientID, Subject: claims.Subject, Audience: claims.Audience, AZP: claims.AZP,
+		Issuer: claims.Issuer, IssuedAt: claims.IssuedAt, Expiry: claims.Expiry, JTI: claims.JTI})
+}
+
+// writeIntrospection writes an RFC 7662 answer.
+func (s *Server) writeIntrospection(w http.ResponseWriter, in oauth.Introspection) {
+	if !in.Active {
 		setOutcome(w, "inactive")
 		writeJSON(w, http.StatusOK, inactive)
 		return
 	}
 	setOutcome(w, "active")
-	body, err := json.Marshal(struct {
-		Active    bool           `json:"active"`
-		TokenType string         `json:"token_type"`
-		Scope     string         `json:"scope,omitempty"`
-		ClientID  string         `json:"client_id"`
-		Subject   string         `json:"sub"`
-		Audience  oauth.Audience `json:"aud"`
-		AZP       string         `json:"azp,omitempty"`
-		Issuer    string         `json:"iss"`
-		IssuedAt  int64          `json:"iat"`
-		Expiry    int64          `json:"exp"`
-		JTI       string         `json:"jti"`
-	}{true, "Bearer", claims.Scope, claims.ClientID, claims.Subject, claims.Audience, claims.AZP,
-		claims.Issuer, claims.IssuedAt, claims.Expiry, claims.JTI})
+	body, err := json.Marshal(in)
 	if err != nil {
-		s.writeError(w, r, oauth.ServerError(err))
+		http.Error(w, "server error", http.StatusInternalServerError)
 		return
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -83,24 +80,12 @@ func (s *Server) introspectRefresh(w http.ResponseWriter, r *http.Request, calle
 	rt, fam, err := s.store.GetRefresh(r.Context(), issue.HashOpaque(tok))
 	now := s.now()
 	if err != nil || fam.ClientID != caller || !fam.RevokedAt.IsZero() || !rt.RotatedAt.IsZero() || !now.Before(rt.ExpiresAt) {
-		setOutcome(w, "inactive")
-		writeJSON(w, http.StatusOK, inactive)
+		s.writeIntrospection(w, oauth.InactiveIntrospection)
 		return
 	}
-	setOutcome(w, "active")
-	body, _ := json.Marshal(struct {
-		Active    bool           `json:"active"`
-		TokenType string         `json:"token_type"`
-		Scope     string         `json:"scope,omitempty"`
-		ClientID  string         `json:"client_id"`
-		Subject   string         `json:"sub"`
-		Audience  oauth.Audience `json:"aud"`
-		Issuer    string         `json:"iss"`
-		IssuedAt  int64          `json:"iat"`
-		Expiry    int64          `json:"exp"`
-	}{true, "refresh_token", strings.Join(fam.Scopes, " "), fam.ClientID, fam.Subject, oauth.Audience(fam.Audience),
-		s.issuer, rt.CreatedAt.Unix(), rt.ExpiresAt.Unix()})
-	writeJSON(w, http.StatusOK, body)
+	s.writeIntrospection(w, oauth.Introspection{Active: true, TokenType: "refresh_token", Scope: oauth.JoinScope(fam.Scopes),
+		ClientID: fam.ClientID, Subject: fam.Subject, Audience: oauth.Audience(fam.Audience),
+		Issuer: s.issuer, IssuedAt: rt.CreatedAt.Unix(), Expiry: rt.ExpiresAt.Unix()})
 }
 
 // introspectAlgs is the allowlist for tokens this server signed.
