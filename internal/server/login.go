@@ -64,87 +64,120 @@ func (s *Server) loginThrottleKey(username string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// handleLogin checks a posted username and password: the tries are
+// reserved and the lockout checked first, a refusal is recorded, a success
+// starts a session and moves the authorization request on.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization) {
 	username := r.PostForm.Get(web.FieldUsername)
-	password := r.PostForm.Get(web.FieldPassword)
 	now := s.now()
-	// Both tries are reserved before the password is hashed, so a burst of
-	// concurrent attempts cannot slip past the limits while hashing.
-	byUser, okUser, _ := s.loginByUser.begin(username, now)
-	byIP, okIP, _ := s.loginByIP.begin(s.clientIP(r), now)
-	// giveBack returns both reservations: when nothing was tried, or the
-	// password was right.
-	giveBack := func() {
-		byUser.succeeded()
-		byIP.succeeded()
-	}
-	if !okUser || !okIP {
-		giveBack()
-		setOutcome(w, "locked")
-		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
-		return
-	}
-	// The count across instances is checked before the password is hashed:
-	// a locked user costs no hashing, and the right password cannot be
-	// confirmed while locked. A store error fails closed: without the
-	// count the lockout cannot be enforced.
-	key := s.loginThrottleKey(username)
-	failures, err := s.store.LoginFailures(r.Context(), key, now.Add(-loginFailureWindow))
-	if err != nil {
-		giveBack()
-		s.loginUnavailable(w, "counting failed sign-ins", err)
-		return
-	}
-	if failures >= loginFailureLimit {
-		giveBack()
-		setOutcome(w, "locked")
-		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
-		return
-	}
-	// Every refusal takes as long as a check of the slowest hash in use
-	// (secret.Floor): the time does not tell which usernames exist.
-	u := s.users[username]
-	ok := false
-	if u == nil || len(password) > 1024 {
-		s.passwordFloor.Pad(r.Context(), time.Now())
-	} else {
-		ok = s.passwordFloor.Check(r.Context(), u.check, u.set, password)
-	}
+	try, ok := s.beginLogin(w, r, req, username, now)
 	if !ok {
-		// Recorded even if the client has hung up meanwhile: otherwise
-		// closing the connection as the hash finishes would make a
-		// guess free. The reservations stay taken: a password was tried.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginNoteTimeout)
-		err := s.store.NoteLoginFailure(ctx, key, now)
-		cancel()
-		if err != nil {
-			s.loginUnavailable(w, "recording a failed sign-in", err)
-			return
-		}
-		setOutcome(w, "login_failed")
-		s.showLogin(w, r, req, http.StatusUnauthorized, username, "Wrong username or password.", false)
 		return
 	}
-	giveBack()
+	if !s.checkPassword(r.Context(), username, r.PostForm.Get(web.FieldPassword)) {
+		s.failLogin(w, r, req, try, username, now)
+		return
+	}
+	try.giveBack()
 	// Fails closed like the count: a store that cannot clear is not one to
 	// write the session to next, and a count left standing would lock the
 	// user out early after a few later typos.
-	if err := s.store.ClearLoginFailures(r.Context(), key); err != nil {
+	if err := s.store.ClearLoginFailures(r.Context(), try.key); err != nil {
 		s.loginUnavailable(w, "clearing failed sign-ins", err)
 		return
 	}
-	token, hash, err := issue.NewOpaque()
+	sess, err := s.startSession(w, r, username, now)
 	if err != nil {
 		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return
 	}
-	sess := store.Session{ID: hash, Subject: username, AuthTime: now.Truncate(time.Second), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
-	if err := s.store.CreateSession(r.Context(), sess); err != nil {
-		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
+	s.afterLogin(w, r, req, sess, false)
+}
+
+// loginTry is one sign-in attempt's reservations in the per-instance
+// limiters and its key in the store's count.
+type loginTry struct {
+	byUser, byIP attempt
+	key          string
+}
+
+// giveBack returns both reservations: when nothing was tried, or the
+// password was right.
+func (t loginTry) giveBack() {
+	t.byUser.succeeded()
+	t.byIP.succeeded()
+}
+
+// beginLogin reserves the try before the password is hashed, so a burst
+// of concurrent attempts cannot slip past the limits while hashing, and
+// checks the count across instances: a locked user costs no hashing, and
+// the right password cannot be confirmed while locked. A store error fails
+// closed. When the attempt must stop it answers itself and reports false.
+func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, username string, now time.Time) (loginTry, bool) {
+	var t loginTry
+	var okUser, okIP bool
+	t.byUser, okUser, _ = s.loginByUser.begin(username, now)
+	t.byIP, okIP, _ = s.loginByIP.begin(s.clientIP(r), now)
+	t.key = s.loginThrottleKey(username)
+	failures := 0
+	if okUser && okIP {
+		var err error
+		if failures, err = s.store.LoginFailures(r.Context(), t.key, now.Add(-loginFailureWindow)); err != nil {
+			t.giveBack()
+			s.loginUnavailable(w, "counting failed sign-ins", err)
+			return t, false
+		}
+	}
+	if !okUser || !okIP || failures >= loginFailureLimit {
+		t.giveBack()
+		setOutcome(w, "locked")
+		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
+		return t, false
+	}
+	return t, true
+}
+
+// checkPassword reports whether password is username's. Every refusal
+// takes as long as a check of the slowest hash in use (secret.Floor): the
+// time does not tell which usernames exist.
+func (s *Server) checkPassword(ctx context.Context, username, password string) bool {
+	u := s.users[username]
+	if u == nil || len(password) > 1024 {
+		s.passwordFloor.Pad(ctx, time.Now())
+		return false
+	}
+	return s.passwordFloor.Check(ctx, u.check, u.set, password)
+}
+
+// failLogin records a refused password and shows the form again. The
+// failure is recorded even if the client has hung up meanwhile: otherwise
+// closing the connection as the hash finishes would make a guess free.
+// The reservations stay taken: a password was tried.
+func (s *Server) failLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, t loginTry, username string, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginNoteTimeout)
+	err := s.store.NoteLoginFailure(ctx, t.key, now)
+	cancel()
+	if err != nil {
+		s.loginUnavailable(w, "recording a failed sign-in", err)
 		return
 	}
+	setOutcome(w, "login_failed")
+	s.showLogin(w, r, req, http.StatusUnauthorized, username, "Wrong username or password.", false)
+}
+
+// startSession stores a new browser session for username and sets its
+// cookie; the store keeps only the cookie's hash.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, username string, now time.Time) (*store.Session, error) {
+	token, hash, err := issue.NewOpaque()
+	if err != nil {
+		return nil, err
+	}
+	sess := store.Session{ID: hash, Subject: username, AuthTime: now.Truncate(time.Second), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
+	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+		return nil, err
+	}
 	http.SetCookie(w, s.cookie(s.sessionCookie, token, sessionTTL))
-	s.afterLogin(w, r, req, &sess, false)
+	return &sess, nil
 }
 
 // loginUnavailable refuses a sign-in because the store could not count,

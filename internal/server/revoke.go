@@ -31,39 +31,44 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hint, _ := p.Get("token_type_hint")
-	ctx := r.Context()
-	now := s.now()
 	outcome := "ignored"
-	revokeRefresh := func() bool {
-		_, fam, err := s.store.GetRefresh(ctx, issue.HashOpaque(tok))
-		if err != nil || fam.ClientID != c.cfg.ID {
-			return false
-		}
-		if err := s.store.RevokeFamily(ctx, fam.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Error("revocation failed", "error", err)
-			return false
-		}
-		outcome = "refresh_revoked"
-		return true
-	}
-	revokeAccess := func() bool {
-		claims, ok := s.parseAccessToken(tok)
-		if !ok || claims.ClientID != c.cfg.ID {
-			return false
-		}
-		if err := s.store.RevokeAccess(ctx, claims.JTI, time.Unix(claims.Expiry, 0)); err != nil {
-			s.log.Error("revocation failed", "error", err)
-			return false
-		}
+	switch {
+	case hint == "access_token" && s.revokeAccess(r, c.cfg.ID, tok):
 		outcome = "access_revoked"
-		return true
-	}
-	if hint == "access_token" {
-		_ = revokeAccess() || revokeRefresh()
-	} else {
-		_ = revokeRefresh() || revokeAccess()
+	case s.revokeRefresh(r, c.cfg.ID, tok):
+		outcome = "refresh_revoked"
+	case hint != "access_token" && s.revokeAccess(r, c.cfg.ID, tok):
+		outcome = "access_revoked"
 	}
 	setOutcome(w, outcome)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// revokeRefresh revokes the family of tok if it is a refresh token of
+// clientID.
+func (s *Server) revokeRefresh(r *http.Request, clientID, tok string) bool {
+	_, fam, err := s.store.GetRefresh(r.Context(), issue.HashOpaque(tok))
+	if err != nil || fam.ClientID != clientID {
+		return false
+	}
+	if err := s.store.RevokeFamily(r.Context(), fam.ID, s.now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("revocation failed", "error", err)
+		return false
+	}
+	return true
+}
+
+// revokeAccess revokes tok by its jti if it is an access token of
+// clientID.
+func (s *Server) revokeAccess(r *http.Request, clientID, tok string) bool {
+	claims, ok := s.parseAccessToken(tok)
+	if !ok || claims.ClientID != clientID {
+		return false
+	}
+	if err := s.store.RevokeAccess(r.Context(), claims.JTI, time.Unix(claims.Expiry, 0)); err != nil {
+		s.log.Error("revocation failed", "error", err)
+		return false
+	}
+	return true
 }
