@@ -31,30 +31,9 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oe)
 		return
 	}
-	if !strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
-		s.writeError(w, r, oauth.InvalidClient("authenticate as an admin client with HTTP Basic; client_id in the body names the client to explain"))
-		return
-	}
-	if _, has := p.Get("client_secret"); has {
-		s.writeError(w, r, oauth.InvalidRequest("do not send client_secret in the body: authenticate with HTTP Basic"))
-		return
-	}
-	subject, ok := p.Get("client_id")
-	if !ok {
-		s.writeError(w, r, oauth.InvalidRequest("missing client_id: name the client whose token request to explain"))
-		return
-	}
-	admin, oe := s.authenticateClient(w, r, oauth.Form{})
+	subject, oe := s.authorizeExplain(w, r, p)
 	if oe != nil {
 		s.writeError(w, r, oe)
-		return
-	}
-	if !s.admins[admin.cfg.ID] {
-		s.writeError(w, r, oauth.AccessDenied("client '"+admin.cfg.ID+"' is not listed under admins: in the configuration"))
-		return
-	}
-	if s.clients[subject] == nil {
-		s.writeError(w, r, oauth.InvalidRequest("there is no client '"+oauth.SafeName(subject)+"' in the configuration"))
 		return
 	}
 	var x policy.Explanation
@@ -73,4 +52,29 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, b)
+}
+
+// authorizeExplain authenticates the caller as an admin client with HTTP
+// Basic and returns the client whose request is to be explained.
+func (s *Server) authorizeExplain(w http.ResponseWriter, r *http.Request, p oauth.Form) (string, *oauth.Error) {
+	if !strings.HasPrefix(r.Header.Get("Authorization"), "Basic ") {
+		return "", oauth.InvalidClient("authenticate as an admin client with HTTP Basic; client_id in the body names the client to explain")
+	}
+	if _, has := p.Get("client_secret"); has {
+		return "", oauth.InvalidRequest("do not send client_secret in the body: authenticate with HTTP Basic")
+	}
+	subject, ok := p.Get("client_id")
+	if !ok {
+		return "", oauth.InvalidRequest("missing client_id: name the client whose token request to explain")
+	}
+	admin, oe := s.authenticateClient(w, r, oauth.Form{})
+	switch {
+	case oe != nil:
+		return "", oe
+	case !s.admins[admin.cfg.ID]:
+		return "", oauth.AccessDenied("client '" + admin.cfg.ID + "' is not listed under admins: in the configuration")
+	case s.clients[subject] == nil:
+		return "", oauth.InvalidRequest("there is no client '" + oauth.SafeName(subject) + "' in the configuration")
+	}
+	return subject, nil
 }

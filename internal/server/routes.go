@@ -78,6 +78,11 @@ func (s *Server) handleRoutes(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oauth.UnauthorizedClient("a public client has no routes"))
 		return
 	}
+	s.writeRouteDoc(w, r, doc)
+}
+
+// writeRouteDoc answers with doc, or 304 when the caller has it already.
+func (s *Server) writeRouteDoc(w http.ResponseWriter, r *http.Request, doc routeDoc) {
 	h := w.Header()
 	h["Etag"] = []string{doc.etag}
 	h["Cache-Control"] = routesCacheControl
