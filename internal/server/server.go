@@ -208,7 +208,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/readyz", s.handleReady)
 	if s.serveMetrics {
-		mux.Handle("/metrics", loopbackOnly(s.metrics.handler()))
+		mux.Handle("/metrics", s.loopbackOnly(s.metrics.handler()))
 	}
 	mux.HandleFunc("/", s.handleNotFound)
 	if s.accessLog {
@@ -295,12 +295,15 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "not found: see "+s.issuer+"/.well-known/openid-configuration", http.StatusNotFound)
 }
 
-// clientIP is the caller's address for rate limiting and logs. Behind
-// trusted proxies it is the rightmost X-Forwarded-For entry that is not
-// itself a trusted proxy: entries left of it were written by the client
-// and prove nothing.
+// clientIP is the caller's address for every per-address decision: rate
+// limits, the loopback-only /metrics and the access log. Behind trusted
+// proxies it is the rightmost X-Forwarded-For entry that is not itself a
+// trusted proxy: entries left of it were written by the client and prove
+// nothing. An address is returned in one spelling (IPv4-mapped unmapped,
+// IPv6 compressed), so that one caller is one rate-limit key however a
+// proxy writes it.
 func (s *Server) clientIP(r *http.Request) string {
-	peer := remoteIP(r)
+	peer := canonicalIP(remoteIP(r))
 	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(peer) {
 		return peer
 	}
@@ -313,11 +316,20 @@ func (s *Server) clientIP(r *http.Request) string {
 				continue
 			}
 			if !s.trusted(ip) {
-				return ip
+				return canonicalIP(ip)
 			}
 		}
 	}
 	return peer
+}
+
+// canonicalIP is ip in its one standard spelling; anything that does not
+// parse as an address is left as it is.
+func canonicalIP(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return a.Unmap().String()
+	}
+	return ip
 }
 
 func (s *Server) trusted(ip string) bool {
