@@ -56,6 +56,13 @@ const (
 	maxBodyBytes = 64 << 10
 )
 
+// maxClientIDsPerAddress is how many client ids one address may fail to
+// authenticate as, each throttled on its own, before further unknown ids
+// from it share one bucket (failureLimiter): it bounds what one address
+// can make the limiter remember. A host running many real clients stays
+// below it unless dozens of them fail at once.
+const maxClientIDsPerAddress = 64
+
 // Server serves discovery, JWKS, the token and introspection endpoints.
 type Server struct {
 	cfg     *config.Config
@@ -129,7 +136,7 @@ func New(o Options) (*Server, error) {
 		now:          o.Now,
 		model:        policy.New(cfg),
 		clients:      make(map[string]*clientEntry, len(cfg.Clients)),
-		failures:     newFailureLimiter(6*time.Second, 10, 10000),
+		failures:     newFailureLimiter(6*time.Second, 10, 10000, maxClientIDsPerAddress),
 		accessLog:    o.AccessLog,
 		accessLogger: o.AccessLogger,
 		metrics:      newMetrics(),
@@ -143,8 +150,9 @@ func New(o Options) (*Server, error) {
 	// These are per instance and bound concurrent guesses on it; the count
 	// across instances is in the store (loginFailureLimit, login.go).
 	s.slowHashes = secret.NewGate(2 * runtime.GOMAXPROCS(0))
-	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000)
-	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000)
+	// Their keys are a bare username or address: one bucket per group.
+	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000, 1)
+	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000, 1)
 	s.sessionCookie, s.csrfCookie = "gatehouse_session", "gatehouse_csrf"
 	if strings.HasPrefix(s.issuer, "https://") {
 		s.secureCookies = true
