@@ -1226,18 +1226,8 @@ func (d *decoder) validateStorage(s string, line int) {
 			d.add(line, "check the URL's escaping: special characters in the password need %XX", "storage is not a valid PostgreSQL URL")
 		}
 	default:
-		d.add(line, hint, "unsupported storage %q", redactURL(s))
+		d.add(line, hint, "unsupported storage %q", RedactStorage(s))
 	}
-}
-
-// redactURL hides a password in a URL-like string before it is printed.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil && u.User != nil {
-		if _, has := u.User.Password(); has {
-			return u.Redacted()
-		}
-	}
-	return s
 }
 
 func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[string]int, known []string) {

@@ -558,7 +558,11 @@ func TestLoadUsesEnvironment(t *testing.T) {
 // TestNoPasswordsInErrors checks that database passwords in a bad storage
 // value are not printed: problem reports end up in logs.
 func TestNoPasswordsInErrors(t *testing.T) {
-	for _, storage := range []string{"mysql://u:hunter2@db/x", "postgres://u:hunter2@db:badport/x"} {
+	for _, storage := range []string{
+		"mysql://u:hunter2@db/x", "postgres://u:hunter2@db:badport/x",
+		"mysql://db/x?password=hunter2", "postgress://db/x?sslpassword=hunter2",
+		"'host=db password=hunter2'",
+	} {
 		_, err := Parse([]byte(head+"storage: "+storage+"\n"), "t.yaml", noEnv)
 		if err == nil {
 			t.Errorf("storage %q accepted", storage)

@@ -55,8 +55,9 @@ type Config struct {
 	Admins []string `yaml:"admins"`
 
 	// TrustedProxies are the load balancers and reverse proxies whose
-	// X-Forwarded-For the server believes when it rate-limits and logs by
-	// client address. Empty: the TCP peer is the client.
+	// X-Forwarded-For the server believes whenever it decides by client
+	// address: rate limits, the loopback-only /metrics and the access log.
+	// Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 
 	// Path is the file the configuration was read from (not a YAML key).

@@ -15,7 +15,9 @@ type Step struct {
 	Skipped string
 	// Err is the failure; nil when OK or skipped.
 	Err *Error
-	// Hint suggests a fix for a failure, naming the setting to change.
+	// Hint suggests a fix for a failure, naming the setting to change. It
+	// may quote the token's values (iss, azp): escape it before printing
+	// it to a terminal.
 	Hint string
 }
 
@@ -23,7 +25,9 @@ type Step struct {
 type Explanation struct {
 	// Header and Payload are the decoded JSON of the token's first two
 	// parts, for display; nil when they do not decode. They are not
-	// trustworthy unless Err is nil.
+	// trustworthy unless Err is nil, and are the token's bytes as they
+	// are (possibly control characters or invalid UTF-8): escape them
+	// before printing them to a terminal.
 	Header, Payload []byte
 	// Claims are the parsed claims, or nil when the token could not be
 	// parsed. Unless Err is nil they are unverified.

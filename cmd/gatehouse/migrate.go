@@ -36,7 +36,7 @@ PostgreSQL migrations run under an advisory lock, on SQLite in one transaction e
 				if err != nil {
 					return err
 				}
-				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: schema version %d\n", redactURL(cfg.Storage), n)
+				_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: schema version %d\n", config.RedactStorage(cfg.Storage), n)
 				return err
 			}
 			_, err = fmt.Fprintln(cmd.OutOrStdout(), "migrations applied")

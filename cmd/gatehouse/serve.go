@@ -59,7 +59,7 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().BoolVar(&o.accessLog, "access-log", true, "log one line per request (never tokens or secrets)")
-	cmd.Flags().StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of the main listener")
+	cmd.Flags().StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of the main listener (to anyone who can connect to it)")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
 	cmd.Flags().DurationVar(&o.usageFlush, "usage-flush-interval", server.DefaultUsageFlushInterval, "how often token issuance counts are written to the store (and once at shutdown); see gatehouse audit --usage")
 	_ = cmd.MarkFlagRequired("config")
@@ -111,7 +111,7 @@ func openStore(ctx context.Context, url string) (store.Store, error) {
 	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
 		return postgres.Open(ctx, url)
 	}
-	return nil, fmt.Errorf("storage: %q is neither sqlite:PATH nor a postgres:// URL", url)
+	return nil, fmt.Errorf("storage: %q is neither sqlite:PATH nor a postgres:// URL", config.RedactStorage(url))
 }
 
 // keyOptions derives the key ring settings from the configuration.
@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	if cfg.HasPlainSecrets() {
 		logger.Warn("the configuration holds plain-text client secrets or passwords: fine for development, use password_hash / hashed secrets in production")
 	}
-	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", redactURL(cfg.Storage), "alg", cfg.SigningAlg)
+	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", config.RedactStorage(cfg.Storage), "alg", cfg.SigningAlg)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -246,17 +246,4 @@ func collectGarbage(ctx context.Context, st store.Store, every time.Duration, lo
 			}
 		}
 	}
-}
-
-// redactURL hides a password in a storage URL before it is logged.
-func redactURL(s string) string {
-	if i := strings.Index(s, "://"); i >= 0 {
-		if at := strings.LastIndex(s, "@"); at > i {
-			cred := s[i+3 : at]
-			if u, _, ok := strings.Cut(cred, ":"); ok {
-				return s[:i+3] + u + ":xxxxx" + s[at:]
-			}
-		}
-	}
-	return s
 }

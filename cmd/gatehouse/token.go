@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -124,9 +127,9 @@ func printExplanation(w io.Writer, x *verify.Explanation, issuer, audience strin
 			if s.Err != nil {
 				reason = s.Err.Description()
 			}
-			fmt.Fprintf(w, "  FAIL  %-9s %s\n", s.Check, reason)
+			fmt.Fprintf(w, "  FAIL  %-9s %s\n", s.Check, terminalSafe(reason))
 			if s.Hint != "" {
-				fmt.Fprintf(w, "        %-9s fix: %s\n", "", s.Hint)
+				fmt.Fprintf(w, "        %-9s fix: %s\n", "", terminalSafe(s.Hint))
 			}
 		}
 	}
@@ -137,24 +140,69 @@ func printExplanation(w io.Writer, x *verify.Explanation, issuer, audience strin
 	}
 	var ve *verify.Error
 	if errors.As(x.Err, &ve) {
-		fmt.Fprintf(w, "REJECTED at check %q: %s\n", ve.Check, ve.Description())
+		fmt.Fprintf(w, "REJECTED at check %q: %s\n", ve.Check, terminalSafe(ve.Description()))
 		return
 	}
-	fmt.Fprintf(w, "REJECTED: %v\n", x.Err)
+	fmt.Fprintf(w, "REJECTED: %s\n", terminalSafe(x.Err.Error()))
 }
 
+// compactJSON and indentJSON format a token's header or payload for the
+// terminal. The bytes are the token's, whoever made it: they are escaped,
+// and a part that is not JSON is shown escaped as it is.
 func compactJSON(b []byte) string {
 	var out bytes.Buffer
 	if json.Compact(&out, b) != nil {
-		return string(b)
+		return terminalSafe(string(b))
 	}
-	return out.String()
+	return terminalSafe(out.String())
 }
 
 func indentJSON(b []byte) string {
 	var out bytes.Buffer
 	if json.Indent(&out, b, "        ", "  ") != nil {
-		return string(b)
+		return terminalSafe(string(b))
 	}
-	return out.String()
+	// The line breaks are Indent's own (a JSON string cannot hold a raw
+	// one), so only the text between them is escaped.
+	lines := strings.Split(out.String(), "\n")
+	for i, l := range lines {
+		lines[i] = terminalSafe(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// terminalSafe escapes what a terminal would act on rather than show
+// (CWE-150): control characters (C0 including ESC and line breaks, DEL,
+// C1), format characters such as the bidirectional overrides, other
+// non-printing runes, and invalid UTF-8 become Go escapes (\x1b, \u202e,
+// \xff). A token's text could otherwise rewrite the screen, fake an
+// ACCEPTED line, or reorder what is shown.
+func terminalSafe(s string) string {
+	i := 0
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && size == 1) || !unicode.IsPrint(r) {
+			break
+		}
+		i += size
+	}
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.WriteString(s[:i])
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsPrint(r):
+			b.WriteString(s[i : i+size])
+		default:
+			q := strconv.QuoteRune(r) // '\x1b', '\u202e': never the rune itself
+			b.WriteString(q[1 : len(q)-1])
+		}
+		i += size
+	}
+	return b.String()
 }

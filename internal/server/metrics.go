@@ -1,8 +1,8 @@
 package server
 
 import (
-	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"time"
 
@@ -95,10 +95,16 @@ func audLabel(aud oauth.Audience) string {
 }
 
 // loopbackOnly answers only callers on this host: on the main listener the
-// metrics (client ids, audiences, counts) are not for the public.
-func loopbackOnly(h http.Handler) http.Handler {
+// metrics (client ids, audiences, counts) are not for the public. The
+// caller is the resolved client address (clientIP), the one the rate
+// limits and the access log use: behind a proxy on this host the
+// TCP peer is always loopback, and judging by it served every forwarded
+// outside caller. The peer must be loopback as well, because a trusted
+// proxy on another host that forwards for its own loopback is not
+// forwarding for this host.
+func (s *Server) loopbackOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ip := net.ParseIP(remoteIP(r)); ip == nil || !ip.IsLoopback() {
+		if !isLoopback(s.clientIP(r)) || !isLoopback(remoteIP(r)) {
 			http.Error(w, "metrics are served to loopback callers only; use --metrics-listen", http.StatusForbidden)
 			return
 		}
@@ -106,6 +112,14 @@ func loopbackOnly(h http.Handler) http.Handler {
 	})
 }
 
+func isLoopback(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
 // Metrics returns the handler for /metrics, for serving on another
-// listener than the protocol endpoints.
+// listener than the protocol endpoints. It makes no per-address decision:
+// whoever can connect to that listener may read the metrics, so its
+// address (or a firewall) is the access control, and forwarding headers
+// play no part there.
 func (s *Server) Metrics() http.Handler { return s.metrics.handler() }

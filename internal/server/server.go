@@ -56,6 +56,13 @@ const (
 	maxBodyBytes = 64 << 10
 )
 
+// maxClientIDsPerAddress is how many client ids one address may fail to
+// authenticate as, each throttled on its own, before further unknown ids
+// from it share one bucket (failureLimiter): it bounds what one address
+// can make the limiter remember. A host running many real clients stays
+// below it unless dozens of them fail at once.
+const maxClientIDsPerAddress = 64
+
 // Server serves discovery, JWKS, the token and introspection endpoints.
 type Server struct {
 	cfg    *config.Config
@@ -171,7 +178,7 @@ func New(o Options) (*Server, error) {
 		log:          o.Logger,
 		now:          o.Now,
 		model:        policy.New(cfg.PolicyClients()),
-		failures:     newFailureLimiter(6*time.Second, 10, 10000),
+		failures:     newFailureLimiter(6*time.Second, 10, 10000, maxClientIDsPerAddress),
 		accessLog:    o.AccessLog,
 		accessLogger: o.AccessLogger,
 		metrics:      newMetrics(),
@@ -185,8 +192,9 @@ func New(o Options) (*Server, error) {
 	// These are per instance and bound concurrent guesses on it; the count
 	// across instances is in the store (loginFailureLimit, login.go).
 	s.slowHashes = secret.NewGate(2 * runtime.GOMAXPROCS(0))
-	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000)
-	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000)
+	// Their keys are a bare username or address: one bucket per group.
+	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000, 1)
+	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000, 1)
 	s.sessionCookie, s.csrfCookie = "gatehouse_session", "gatehouse_csrf"
 	if strings.HasPrefix(s.issuer, "https://") {
 		s.secureCookies = true
@@ -240,7 +248,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/healthz", s.handleHealth)
 	mux.HandleFunc("/readyz", s.handleReady)
 	if s.serveMetrics {
-		mux.Handle("/metrics", loopbackOnly(s.metrics.handler()))
+		mux.Handle("/metrics", s.loopbackOnly(s.metrics.handler()))
 	}
 	mux.HandleFunc("/", s.handleNotFound)
 	if s.accessLog {
@@ -327,12 +335,15 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	http.Error(w, "not found: see "+s.issuer+"/.well-known/openid-configuration", http.StatusNotFound)
 }
 
-// clientIP is the caller's address for rate limiting and logs. Behind
-// trusted proxies it is the rightmost X-Forwarded-For entry that is not
-// itself a trusted proxy: entries left of it were written by the client
-// and prove nothing.
+// clientIP is the caller's address for every per-address decision: rate
+// limits, the loopback-only /metrics and the access log. Behind trusted
+// proxies it is the rightmost X-Forwarded-For entry that is not itself a
+// trusted proxy: entries left of it were written by the client and prove
+// nothing. An address is returned in one spelling (IPv4-mapped unmapped,
+// IPv6 compressed), so that one caller is one rate-limit key however a
+// proxy writes it.
 func (s *Server) clientIP(r *http.Request) string {
-	peer := remoteIP(r)
+	peer := canonicalIP(remoteIP(r))
 	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(peer) {
 		return peer
 	}
@@ -345,11 +356,20 @@ func (s *Server) clientIP(r *http.Request) string {
 				continue
 			}
 			if !s.trusted(ip) {
-				return ip
+				return canonicalIP(ip)
 			}
 		}
 	}
 	return peer
+}
+
+// canonicalIP is ip in its one standard spelling; anything that does not
+// parse as an address is left as it is.
+func canonicalIP(ip string) string {
+	if a, err := netip.ParseAddr(ip); err == nil {
+		return a.Unmap().String()
+	}
+	return ip
 }
 
 func (s *Server) trusted(ip string) bool {
