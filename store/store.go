@@ -39,6 +39,11 @@
 //   - A required field left empty or zero (a hash, an ID, an ExpiresAt, a
 //     now) is refused with an error (none of the sentinels) before
 //     anything changes.
+//
+// The built-in backends (store/sqlite, store/postgres) hold only SQL: the
+// parts of this contract that do not depend on the database (required
+// arguments, inferred FamilyIDs, the shape of times and lists) are
+// checked and applied once, by store/internal/backend, for both.
 package store
 
 import (

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -29,7 +28,6 @@ func scanCode(row pgx.Row) (store.AuthCode, error) {
 		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &c.IDTokenClaims); err != nil {
 		return store.AuthCode{}, err
 	}
-	c.Scopes, c.Audience, c.IDTokenClaims = fromList(c.Scopes), fromList(c.Audience), fromList(c.IDTokenClaims)
 	c.AuthTime = fromTS(authTime)
 	c.CreatedAt = fromTS(created)
 	c.ExpiresAt = fromTS(expires)
@@ -39,16 +37,7 @@ func scanCode(row pgx.Row) (store.AuthCode, error) {
 }
 
 // CreateCode stores a new, unused authorization code.
-func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
-	r := required{Backend: backendName, Op: "create code"}
-	r.Str("Hash", c.Hash)
-	r.Time("ExpiresAt", c.ExpiresAt)
-	r.Check(c.UsedAt.IsZero(), "UsedAt is set on a new code")
-	r.Check(c.Issued.FamilyID == "" && c.Issued.AccessJTI == "" && c.Issued.AccessExpiresAt.IsZero() &&
-		c.Issued.Family == nil && c.Issued.Refresh == nil, "Issued is set on a new code")
-	if err := r.Err(); err != nil {
-		return err
-	}
+func (s *sqlStore) CreateCode(ctx context.Context, c store.AuthCode) error {
 	// One statement is one transaction.
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
 		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
@@ -63,7 +52,7 @@ func (s *Store) CreateCode(ctx context.Context, c store.AuthCode) error {
 }
 
 // GetCode returns the code whatever its state.
-func (s *Store) GetCode(ctx context.Context, hash string) (store.AuthCode, error) {
+func (s *sqlStore) GetCode(ctx context.Context, hash string) (store.AuthCode, error) {
 	c, err := scanCode(s.pool.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1`, hash))
 	if err != nil {
 		return store.AuthCode{}, notFound("get code", err)
@@ -72,69 +61,37 @@ func (s *Store) GetCode(ctx context.Context, hash string) (store.AuthCode, error
 }
 
 // RedeemCode marks the code used and records, and creates, what it issued.
-func (s *Store) RedeemCode(ctx context.Context, hash string, issued store.Issued, now time.Time) (store.AuthCode, error) {
+func (s *sqlStore) RedeemCode(ctx context.Context, r backend.Redemption) (store.AuthCode, error) {
 	const op = "redeem code"
-	r := required{Backend: backendName, Op: op}
-	r.Str("hash", hash)
-	r.Time("now", now)
-	r.Str("Issued.AccessJTI", issued.AccessJTI)
-	r.Time("Issued.AccessExpiresAt", issued.AccessExpiresAt)
-	var (
-		fam   store.RefreshFamily
-		first store.RefreshToken
-	)
-	switch {
-	case issued.Family != nil && issued.Refresh != nil:
-		fam, first = *issued.Family, *issued.Refresh
-		backend.CheckFamily(&r, fam, &first)
-		backend.FillFamilyID(&r, "Issued.FamilyID", &issued.FamilyID, fam.ID)
-	case issued.Family != nil || issued.Refresh != nil:
-		r.Check(false, "Issued.Family and Issued.Refresh must be set together")
-	default:
-		r.Check(issued.FamilyID == "", "Issued.FamilyID is set but Issued.Family is nil")
-	}
-	if err := r.Err(); err != nil {
-		return store.AuthCode{}, err
-	}
-
-	var (
-		code store.AuthCode
-		used bool // a replay: return the stored code with ErrCodeUsed
-	)
+	var code store.AuthCode
 	err := s.inTx(ctx, op, func(tx pgx.Tx) (bool, error) {
-		used = false // inTx may run this again
 		// FOR NO KEY UPDATE holds the code's row until the transaction
 		// ends: a concurrent redemption, on this instance or another,
 		// waits here and then reads the committed winner, used_at set.
 		var err error
-		code, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR NO KEY UPDATE`, hash))
-		switch {
-		case err != nil:
+		code, err = scanCode(tx.QueryRow(ctx, `SELECT `+codeColumns+` FROM auth_codes WHERE hash = $1 FOR NO KEY UPDATE`, r.Hash))
+		if err != nil {
 			return false, notFound(op, err)
-		case !code.UsedAt.IsZero():
-			// Checked before expiry: a replay must be reported (so what it
-			// issued can be revoked) however late it comes.
-			used = true
-			return false, store.ErrCodeUsed
-		case !now.Before(code.ExpiresAt):
-			return false, store.ErrExpired
+		}
+		if err := r.Decide(code); err != nil {
+			return false, err
 		}
 		// Everything else in one round trip. A taken family ID, refresh
 		// hash or jti fails its insert, and the rollback leaves the code
 		// unused.
 		b := &pgx.Batch{}
 		var what []string
-		if issued.Family != nil {
-			queueFamily(b, fam, first)
+		if fam := r.Issued.Family; fam != nil {
+			queueFamily(b, *fam, *r.Issued.Refresh)
 			what = append(what, fmt.Sprintf("refresh family %q", fam.ID), "refresh token")
 		}
-		queueAccess(b, store.AccessRecord{JTI: issued.AccessJTI, FamilyID: issued.FamilyID, ExpiresAt: issued.AccessExpiresAt})
-		what = append(what, fmt.Sprintf("access token jti %q", issued.AccessJTI))
+		queueAccess(b, r.Access())
+		what = append(what, fmt.Sprintf("access token jti %q", r.Issued.AccessJTI))
 		// used_at IS NULL again, although the row lock already excludes a
 		// concurrent redemption: it keeps the update safe on its own.
 		b.Queue(`UPDATE auth_codes SET used_at = $1, issued_family_id = $2,
 			issued_access_jti = $3, issued_access_exp = $4 WHERE hash = $5 AND used_at IS NULL`,
-			ts(now), issued.FamilyID, issued.AccessJTI, ts(issued.AccessExpiresAt), hash)
+			ts(r.Now), r.Issued.FamilyID, r.Issued.AccessJTI, ts(r.Issued.AccessExpiresAt), r.Hash)
 		what = append(what, "code")
 		tags, err := execBatch(ctx, tx, b, func(i int, err error) error {
 			return insertErr(op, what[i], err)
@@ -147,17 +104,5 @@ func (s *Store) RedeemCode(ctx context.Context, hash string, issued store.Issued
 		}
 		return true, nil
 	})
-	if used {
-		return code, err
-	}
-	if err != nil {
-		return store.AuthCode{}, err
-	}
-	code.UsedAt = stored(now)
-	code.Issued = store.Issued{
-		FamilyID:        issued.FamilyID,
-		AccessJTI:       issued.AccessJTI,
-		AccessExpiresAt: stored(issued.AccessExpiresAt),
-	}
-	return code, nil
+	return code, err
 }

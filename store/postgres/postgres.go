@@ -26,6 +26,10 @@
 // millisecond, and read back in UTC; lists are text[]. PostgreSQL text
 // cannot hold NUL bytes or invalid UTF-8, so such strings are refused with
 // an error rather than stored.
+//
+// This package holds only the SQL (backend.SQL, on sqlStore): the
+// contract's argument checks and the shape of results (UTC times, nil
+// lists) are store/internal/backend's Checked, which Store embeds.
 package postgres
 
 import (
@@ -39,14 +43,27 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ backend.SQL = (*sqlStore)(nil)
+)
 
 // Store is a store.Store on one PostgreSQL database. It is safe for
 // concurrent use, by many goroutines and by many processes sharing the
 // database.
 type Store struct {
+	// Store is every store.Store method: the contract's checks
+	// (backend.Checked) over the SQL of raw.
+	store.Store
+	raw *sqlStore
+}
+
+// sqlStore is the PostgreSQL half of Store: the statements backend.SQL
+// asks for, on arguments Store has already checked.
+type sqlStore struct {
 	pool *pgxpool.Pool
 }
 
@@ -98,16 +115,17 @@ func openConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("%w (%s)", err, where)
 	}
-	return &Store{pool: pool}, nil
+	raw := &sqlStore{pool: pool}
+	return &Store{Store: backend.Check(backendName, raw), raw: raw}, nil
 }
 
 // SchemaVersion returns the highest migration applied to the database.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	return schemaVersion(ctx, s.pool)
+	return schemaVersion(ctx, s.raw.pool)
 }
 
 // Ping reports whether the database is reachable.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *sqlStore) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
@@ -116,7 +134,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close releases the database, waiting for connections in use to be
 // returned to the pool.
-func (s *Store) Close() error {
+func (s *sqlStore) Close() error {
 	s.pool.Close()
 	return nil
 }
@@ -131,7 +149,7 @@ const keyRingQuery = `SELECT r.version, k.kid, k.alg, k.state, k.private, k.publ
 	ORDER BY k.position`
 
 // KeyRing returns the current key ring, read in one snapshot.
-func (s *Store) KeyRing(ctx context.Context) (store.KeyRing, error) {
+func (s *sqlStore) KeyRing(ctx context.Context) (store.KeyRing, error) {
 	rows, err := s.pool.Query(ctx, keyRingQuery)
 	if err != nil {
 		return store.KeyRing{}, fmt.Errorf("postgres: key ring: %w", err)
@@ -172,7 +190,7 @@ func (s *Store) KeyRing(ctx context.Context) (store.KeyRing, error) {
 }
 
 // KeyRingVersion returns the current key ring version.
-func (s *Store) KeyRingVersion(ctx context.Context) (int64, error) {
+func (s *sqlStore) KeyRingVersion(ctx context.Context) (int64, error) {
 	var v int64
 	if err := s.pool.QueryRow(ctx, `SELECT version FROM key_ring WHERE id = 1`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("postgres: key ring version: %w", err)
@@ -181,18 +199,9 @@ func (s *Store) KeyRingVersion(ctx context.Context) (int64, error) {
 }
 
 // SwapKeyRing replaces the ring with keys if its version is still expected.
-func (s *Store) SwapKeyRing(ctx context.Context, expected int64, keys []store.Key) (int64, error) {
+func (s *sqlStore) SwapKeyRing(ctx context.Context, expected int64, keys []store.Key) error {
 	const op = "swap key ring"
-	// Checked here rather than left to the primary key, whose violation
-	// would read as ErrConflict (a lost race) instead of a caller's bug.
-	ids := make(map[string]bool, len(keys))
-	for _, k := range keys {
-		if ids[k.ID] {
-			return 0, fmt.Errorf("postgres: %s: key ID %q appears twice", op, k.ID)
-		}
-		ids[k.ID] = true
-	}
-	err := s.inTx(ctx, op, func(tx pgx.Tx) (bool, error) {
+	return s.inTx(ctx, op, func(tx pgx.Tx) (bool, error) {
 		// The version check and bump are one UPDATE: a concurrent swap
 		// waits for this row's lock, then re-checks the version against
 		// the committed bump and updates nothing.
@@ -209,7 +218,7 @@ func (s *Store) SwapKeyRing(ctx context.Context, expected int64, keys []store.Ke
 			b.Queue(`INSERT INTO keys (kid, position, alg, state, private, public,
 				created_at, activated_at, retired_at, publish_until)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-				k.ID, i, k.Alg, string(k.State), nonNil(k.Private), nonNil(k.Public),
+				k.ID, i, k.Alg, string(k.State), k.Private, k.Public,
 				ts(k.CreatedAt), ts(k.ActivatedAt), ts(k.RetiredAt), ts(k.PublishUntil))
 		}
 		// A failed insert (a bad state, say) is the caller's error, not a
@@ -224,17 +233,4 @@ func (s *Store) SwapKeyRing(ctx context.Context, expected int64, keys []store.Ke
 		}
 		return true, nil
 	})
-	if err != nil {
-		return 0, err
-	}
-	return expected + 1, nil
-}
-
-// nonNil makes a nil slice an empty bytea: pgx would send nil as NULL,
-// which the NOT NULL columns refuse.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

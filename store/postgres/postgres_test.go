@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 	"github.com/gatehouse/gatehouse/store/storetest"
 )
 
@@ -157,7 +158,7 @@ func TestOpenURL(t *testing.T) {
 			t.Fatalf("Open(%s): %v", redact(u.String()), err)
 		}
 		var got string
-		if err := s.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&got); err != nil || got != schema {
+		if err := s.raw.pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&got); err != nil || got != schema {
 			t.Errorf("%s: current_schema() = %q, %v; want %q from the URL", scheme, got, err, schema)
 		}
 		if err := s.Ping(ctx); err != nil {
@@ -202,13 +203,13 @@ func assertMigratedOnce(t *testing.T, s *Store, want int) {
 	t.Helper()
 	ctx := t.Context()
 	var rows, distinct, rings int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&rows, &distinct); err != nil {
+	if err := s.raw.pool.QueryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations`).Scan(&rows, &distinct); err != nil {
 		t.Fatalf("counting schema_migrations: %v", err)
 	}
 	if rows != want || distinct != want {
 		t.Errorf("schema_migrations has %d rows (%d versions), want %d", rows, distinct, want)
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM key_ring`).Scan(&rings); err != nil {
+	if err := s.raw.pool.QueryRow(ctx, `SELECT COUNT(*) FROM key_ring`).Scan(&rings); err != nil {
 		t.Fatalf("counting key_ring: %v", err)
 	}
 	if rings != 1 {
@@ -261,7 +262,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	ctx := t.Context()
 	schema := newSchema(t)
 	s := openIn(t, schema)
-	if _, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')`); err != nil {
+	if _, err := s.raw.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES (9999, 'from_the_future')`); err != nil {
 		t.Fatalf("inserting a future migration: %v", err)
 	}
 	s2, err := openConfig(ctx, configIn(t, schema))
@@ -409,33 +410,33 @@ func TestCrossPoolRace(t *testing.T) {
 	})
 }
 
-// TestDeleteExpiredBatches checks that DeleteExpired keeps going past one
-// batch: the conformance suite's data fits in a single batch.
-func TestDeleteExpiredBatches(t *testing.T) {
+// TestSweepLimit checks that a sweep deletes at most its limit, only
+// expired rows, and says how many it deleted. Going on past a full batch
+// is backend.Checked's loop, tested there.
+func TestSweepLimit(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
 	s := openFresh(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	const expired, live = 2*gcBatch + 34, 3
-	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, subject, expires_at)
-		SELECT 's-' || i, 'u', CASE WHEN i < $1 THEN $2::timestamptz ELSE $3::timestamptz END
-		FROM generate_series(0, $4 - 1) AS i`,
-		expired, now.Add(-time.Minute), now.Add(time.Minute), expired+live); err != nil {
+	// Three expired (one exactly at now), one live.
+	if _, err := s.raw.pool.Exec(ctx, `INSERT INTO sessions (id, subject, expires_at)
+		SELECT 's-' || i, 'u', e FROM unnest($1::timestamptz[]) WITH ORDINALITY AS x(e, i)`,
+		[]time.Time{now.Add(-time.Hour), now, now.Add(-time.Minute), now.Add(time.Millisecond)}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.DeleteExpired(ctx, now)
-	if err != nil {
-		t.Fatalf("DeleteExpired: %v", err)
+	var got []int64
+	for range 3 {
+		n, err := s.raw.Sweep(ctx, backend.SweepSessions, now, 2)
+		if err != nil {
+			t.Fatalf("Sweep: %v", err)
+		}
+		got = append(got, n)
 	}
-	if n != expired {
-		t.Errorf("DeleteExpired = %d, want %d", n, expired)
+	if fmt.Sprint(got) != "[2 1 0]" {
+		t.Errorf("three sweeps with limit 2 deleted %v, want [2 1 0]", got)
 	}
-	var left int
-	if err := s.pool.QueryRow(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&left); err != nil {
-		t.Fatal(err)
-	}
-	if left != live {
-		t.Errorf("%d sessions left, want %d", left, live)
+	if _, err := s.GetSession(ctx, "s-4", now); err != nil {
+		t.Errorf("the live session: %v", err)
 	}
 }
 
@@ -489,16 +490,17 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"sessions":                           {"sessions_expires_at", "sessions_pkey"},
 		"login failures":                     {"login_failures_at", "login_failures_pkey"},
 	}
-	for _, step := range gcSteps {
-		want, ok := gcWant[step.what]
+	for sw, q := range sweeps {
+		what := backend.Sweep(sw).String()
+		want, ok := gcWant[what]
 		if !ok {
-			t.Errorf("sweep %q has no expected indexes in this test", step.what)
+			t.Errorf("sweep %q has no expected indexes in this test", what)
 		}
-		queries["DeleteExpired "+step.what] = query{step.sql, []any{now, gcBatch}, want}
+		queries["DeleteExpired "+what] = query{q, []any{now, backend.SweepBatch}, want}
 	}
 	for name, q := range queries {
 		var plan []map[string]any
-		if err := s.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q.sql, q.args...).Scan(&plan); err != nil {
+		if err := s.raw.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q.sql, q.args...).Scan(&plan); err != nil {
 			t.Fatalf("%s: EXPLAIN: %v", name, err)
 		}
 		if len(plan) != 1 {

@@ -37,7 +37,6 @@ func scanTokenFamily(row pgx.Row) (store.RefreshToken, store.RefreshFamily, erro
 		&fAuth, &fCreated, &fExpires, &fRevoked); err != nil {
 		return store.RefreshToken{}, store.RefreshFamily{}, err
 	}
-	f.Scopes, f.Audience = fromList(f.Scopes), fromList(f.Audience)
 	t.CreatedAt, t.ExpiresAt, t.RotatedAt = fromTS(tCreated), fromTS(tExpires), fromTS(tRotated)
 	f.AuthTime, f.CreatedAt = fromTS(fAuth), fromTS(fCreated)
 	f.ExpiresAt, f.RevokedAt = fromTS(fExpires), fromTS(fRevoked)
@@ -63,13 +62,8 @@ func queueToken(b *pgx.Batch, t store.RefreshToken) {
 }
 
 // CreateFamily stores a new family with its first token.
-func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
+func (s *sqlStore) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
 	const op = "create refresh family"
-	r := required{Backend: backendName, Op: op}
-	backend.CheckFamily(&r, f, &first)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	what := []string{fmt.Sprintf("refresh family %q", f.ID), "refresh token"}
 	return s.inTx(ctx, op, func(tx pgx.Tx) (bool, error) {
 		b := &pgx.Batch{}
@@ -84,7 +78,7 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first s
 }
 
 // GetRefresh returns a refresh token and its family whatever their state.
-func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+func (s *sqlStore) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
 	t, f, err := scanTokenFamily(s.pool.QueryRow(ctx, tokenFamilyQuery, hash))
 	if err != nil {
 		return store.RefreshToken{}, store.RefreshFamily{}, notFound("get refresh token", err)
@@ -92,24 +86,11 @@ func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken
 	return t, f, nil
 }
 
-// RotateRefresh exchanges the token oldHash for next, detecting reuse.
-func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
+// RotateRefresh exchanges the token r.OldHash for r.Next, detecting reuse.
+func (s *sqlStore) RotateRefresh(ctx context.Context, r backend.Rotation) (store.RefreshFamily, error) {
 	const op = "rotate refresh token"
-	r := required{Backend: backendName, Op: op}
-	r.Str("old hash", oldHash)
-	r.Time("now", now)
-	r.Str("next Hash", next.Hash)
-	r.Check(next.Hash != oldHash, "next Hash equals the old hash")
-	r.Time("next ExpiresAt", next.ExpiresAt)
-	r.Str("access JTI", access.JTI)
-	r.Time("access ExpiresAt", access.ExpiresAt)
-	if err := r.Err(); err != nil {
-		return store.RefreshFamily{}, err
-	}
-
-	var fam store.RefreshFamily // returned with ErrRevoked, ErrExpired, ErrReused and success
+	var fam store.RefreshFamily
 	err := s.inTx(ctx, op, func(tx pgx.Tx) (bool, error) {
-		fam = store.RefreshFamily{} // inTx may run this again
 		// FOR NO KEY UPDATE locks the token and its family until the
 		// transaction ends, token first (every path that locks both does
 		// so in this order). A concurrent rotation of the token, or a
@@ -118,40 +99,32 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 		// it rotated, which is reuse. NO KEY rather than plain UPDATE:
 		// only non-key columns change, and it does not block the foreign
 		// key check of a token inserted into the family.
-		old, f, err := scanTokenFamily(tx.QueryRow(ctx, tokenFamilyQuery+` FOR NO KEY UPDATE`, oldHash))
-		switch {
-		case err != nil:
+		var (
+			old store.RefreshToken
+			err error
+		)
+		old, fam, err = scanTokenFamily(tx.QueryRow(ctx, tokenFamilyQuery+` FOR NO KEY UPDATE`, r.OldHash))
+		if err != nil {
 			return false, notFound(op, err)
-		case !f.RevokedAt.IsZero():
-			fam = f
-			return false, store.ErrRevoked
-		case !now.Before(old.ExpiresAt) || !now.Before(f.ExpiresAt):
-			fam = f
-			return false, store.ErrExpired
-		case !old.RotatedAt.IsZero():
-			// Reuse: revoke the family and commit that, although the call
-			// fails (RFC 9700); inTx commits because we say so.
+		}
+		next, access, err := r.Decide(old, fam)
+		if errors.Is(err, store.ErrReused) {
+			// Revoke the family and commit that, although the call fails
+			// (RFC 9700); inTx commits because we say so.
 			if _, err := tx.Exec(ctx, `UPDATE refresh_families SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL`,
-				ts(now), f.ID); err != nil {
+				ts(r.Now), fam.ID); err != nil {
 				return false, fmt.Errorf("postgres: %s: revoking family on reuse: %w", op, err)
 			}
-			f.RevokedAt = stored(now)
-			fam = f
+			fam.RevokedAt = r.Now
 			return true, store.ErrReused
 		}
-
-		// Copies: a retried attempt must start from the caller's values.
-		next, access := next, access
-		rf := required{Backend: backendName, Op: op}
-		backend.FillFamilyID(&rf, "next FamilyID", &next.FamilyID, f.ID)
-		backend.FillFamilyID(&rf, "access FamilyID", &access.FamilyID, f.ID)
-		if err := rf.Err(); err != nil {
+		if err != nil {
 			return false, err
 		}
 		// The rest in one round trip; a taken next hash or jti fails its
 		// insert and the rollback leaves the old token unrotated.
 		b := &pgx.Batch{}
-		b.Queue(`UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2 AND rotated_at IS NULL`, ts(now), oldHash)
+		b.Queue(`UPDATE refresh_tokens SET rotated_at = $1 WHERE hash = $2 AND rotated_at IS NULL`, ts(r.Now), r.OldHash)
 		queueToken(b, next)
 		queueAccess(b, access)
 		what := []string{"old token", "refresh token", fmt.Sprintf("access token jti %q", access.JTI)}
@@ -164,27 +137,14 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 		if n := tags[0].RowsAffected(); n != 1 {
 			return false, fmt.Errorf("postgres: %s: token changed under the row lock (%d rows updated)", op, n)
 		}
-		fam = f
 		return true, nil
 	})
-	if err != nil {
-		if errors.Is(err, store.ErrRevoked) || errors.Is(err, store.ErrExpired) || errors.Is(err, store.ErrReused) {
-			return fam, err
-		}
-		return store.RefreshFamily{}, err
-	}
-	return fam, nil
+	return fam, err
 }
 
 // RevokeFamily revokes a family, keeping an earlier revocation time.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
+func (s *sqlStore) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
 	const op = "revoke refresh family"
-	r := required{Backend: backendName, Op: op}
-	r.Str("family ID", familyID)
-	r.Time("now", now)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	// One statement, so one transaction: COALESCE keeps the first
 	// revocation time, and the row count tells absent from revoked.
 	tag, err := s.pool.Exec(ctx, `UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`,
@@ -199,14 +159,8 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 }
 
 // RevokeFamiliesBySession revokes every live family of a session.
-func (s *Store) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
+func (s *sqlStore) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
 	const op = "revoke refresh families by session"
-	r := required{Backend: backendName, Op: op}
-	r.Str("session ID", sessionID)
-	r.Time("now", now)
-	if err := r.Err(); err != nil {
-		return 0, err
-	}
 	// One statement is one transaction; it uses the partial index of live
 	// families by session.
 	tag, err := s.pool.Exec(ctx, `UPDATE refresh_families SET revoked_at = $1 WHERE session_id = $2 AND revoked_at IS NULL`,

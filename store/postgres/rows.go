@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/gatehouse/gatehouse/store"
-	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // Helpers shared by the aggregates.
@@ -36,7 +35,7 @@ const txAttempts = 3
 // sentinels stay matchable with errors.Is. A transaction the server
 // aborted as a deadlock victim or serialisation failure changed nothing,
 // so it is run again.
-func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) (commit bool, err error)) error {
+func (s *sqlStore) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) (commit bool, err error)) error {
 	for attempt := 1; ; attempt++ {
 		err := s.tryTx(ctx, op, fn)
 		if attempt < txAttempts && ctx.Err() == nil {
@@ -48,7 +47,7 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) (commit 
 	}
 }
 
-func (s *Store) tryTx(ctx context.Context, op string, fn func(tx pgx.Tx) (bool, error)) error {
+func (s *sqlStore) tryTx(ctx context.Context, op string, fn func(tx pgx.Tx) (bool, error)) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: begin: %w", op, err)
@@ -115,47 +114,30 @@ func notFound(op string, err error) error {
 	return fmt.Errorf("postgres: %s: %w", op, err)
 }
 
-// ts converts t for a timestamptz column: UTC, truncated to the
-// millisecond, the zero time as NULL. Truncated rather than rounded, and
-// to the millisecond although PostgreSQL keeps microseconds, so a stored
-// expiry is exactly what store/sqlite stores: a time a caller truncates
-// to the millisecond is then already "at or after" it, on either backend.
+// ts converts t for a timestamptz column, the zero time as NULL. t
+// arrives truncated to the millisecond (backend.Checked does that, so a
+// stored time is the same on every backend).
 func ts(t time.Time) pgtype.Timestamptz {
 	if t.IsZero() {
 		return pgtype.Timestamptz{}
 	}
-	return pgtype.Timestamptz{Time: t.Truncate(time.Millisecond).UTC(), Valid: true}
+	return pgtype.Timestamptz{Time: t, Valid: true}
 }
 
-// fromTS reads a timestamptz column; pgx returns local time, the contract
-// wants UTC.
+// fromTS reads a timestamptz column (in the local zone, as pgx returns
+// it: the wrapper returns it in UTC).
 func fromTS(v pgtype.Timestamptz) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
-	return v.Time.UTC()
-}
-
-// stored is t as it reads back from the database, so a value a method
-// returns equals what a later Get returns.
-func stored(t time.Time) time.Time {
-	return fromTS(ts(t))
+	return v.Time
 }
 
 // list makes a nil list an empty array: pgx would send nil as NULL, which
-// the NOT NULL columns refuse, and nil and empty must read back alike.
+// the NOT NULL columns refuse.
 func list(l []string) []string {
 	if l == nil {
 		return []string{}
-	}
-	return l
-}
-
-// fromList reads a list written by list; empty reads back as nil, as the
-// store contract says.
-func fromList(l []string) []string {
-	if len(l) == 0 {
-		return nil
 	}
 	return l
 }
@@ -165,7 +147,5 @@ func nullString(s string) pgtype.Text {
 	return pgtype.Text{String: s, Valid: s != ""}
 }
 
-// required: see backend.Required; backendName prefixes its errors.
-type required = backend.Required
-
+// backendName prefixes the errors of refused arguments (backend.Check).
 const backendName = "postgres"

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 
@@ -14,14 +13,8 @@ import (
 // Every method is one statement, so one transaction.
 
 // CreateSession stores a new session.
-func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+func (s *sqlStore) CreateSession(ctx context.Context, sess store.Session) error {
 	const op = "create session"
-	r := required{Backend: backendName, Op: op}
-	r.Str("ID", sess.ID)
-	r.Time("ExpiresAt", sess.ExpiresAt)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
 		VALUES ($1, $2, $3, $4, $5)`, sess.ID, sess.Subject, ts(sess.AuthTime), ts(sess.CreatedAt),
 		ts(sess.ExpiresAt)); err != nil {
@@ -30,21 +23,18 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return nil
 }
 
-// GetSession returns a live session.
-func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
-	return s.getSession(ctx, "get session", `WHERE id = $1`, id, now)
+// GetSession returns a session whatever its expiry.
+func (s *sqlStore) GetSession(ctx context.Context, id string) (store.Session, error) {
+	return s.getSession(ctx, "get session", `WHERE id = $1`, id)
 }
 
-// SessionBySID returns the live session whose ID starts with sid.
-func (s *Store) SessionBySID(ctx context.Context, sid string, now time.Time) (store.Session, error) {
-	if len(sid) != store.SIDLength {
-		return store.Session{}, store.ErrNotFound
-	}
+// SessionBySID returns the session whose ID starts with sid.
+func (s *sqlStore) SessionBySID(ctx context.Context, sid string) (store.Session, error) {
 	// The expression matches migration 5's index.
-	return s.getSession(ctx, "session by sid", `WHERE substr(id, 1, 32) = $1`, sid, now)
+	return s.getSession(ctx, "session by sid", `WHERE substr(id, 1, 32) = $1`, sid)
 }
 
-func (s *Store) getSession(ctx context.Context, op, where, arg string, now time.Time) (store.Session, error) {
+func (s *sqlStore) getSession(ctx context.Context, op, where, arg string) (store.Session, error) {
 	var (
 		sess                   store.Session
 		auth, created, expires pgtype.Timestamptz
@@ -55,14 +45,11 @@ func (s *Store) getSession(ctx context.Context, op, where, arg string, now time.
 		return store.Session{}, notFound(op, err)
 	}
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromTS(auth), fromTS(created), fromTS(expires)
-	if !now.Before(sess.ExpiresAt) {
-		return store.Session{}, store.ErrExpired
-	}
 	return sess, nil
 }
 
 // DeleteSession removes a session; absent is not an error.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
+func (s *sqlStore) DeleteSession(ctx context.Context, id string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM sessions WHERE id = $1`, id); err != nil {
 		return fmt.Errorf("postgres: delete session: %w", err)
 	}
@@ -70,14 +57,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // PutConsent stores or replaces a consent.
-func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+func (s *sqlStore) PutConsent(ctx context.Context, c store.Consent) error {
 	const op = "put consent"
-	r := required{Backend: backendName, Op: op}
-	r.Str("Subject", c.Subject)
-	r.Str("ClientID", c.ClientID)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	// ON CONFLICT makes the replace atomic against a concurrent first put.
 	if _, err := s.pool.Exec(ctx, `INSERT INTO consents (subject, client_id, scopes, audience, granted_at)
 		VALUES ($1, $2, $3, $4, $5)
@@ -90,7 +71,7 @@ func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 }
 
 // GetConsent returns a consent.
-func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
+func (s *sqlStore) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
 	var (
 		c       store.Consent
 		granted pgtype.Timestamptz
@@ -101,13 +82,12 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store
 	if err != nil {
 		return store.Consent{}, notFound("get consent", err)
 	}
-	c.Scopes, c.Audience = fromList(c.Scopes), fromList(c.Audience)
 	c.GrantedAt = fromTS(granted)
 	return c, nil
 }
 
 // DeleteConsent removes a consent; absent is not an error.
-func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) error {
+func (s *sqlStore) DeleteConsent(ctx context.Context, subject, clientID string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM consents WHERE subject = $1 AND client_id = $2`, subject, clientID); err != nil {
 		return fmt.Errorf("postgres: delete consent: %w", err)
 	}

@@ -13,17 +13,10 @@ import (
 // Token usage counts (store.UsageStore), in token_usage (migration 3).
 
 // AddUsage adds the deltas with one statement, which is one transaction.
-// The deltas are merged first: ON CONFLICT cannot update a row twice in
-// one statement.
-func (s *Store) AddUsage(ctx context.Context, deltas []store.UsageDelta) error {
+// They arrive merged, one per pair, which matters here: ON CONFLICT
+// cannot update a row twice in one statement.
+func (s *sqlStore) AddUsage(ctx context.Context, ds []store.UsageDelta) error {
 	const op = "add usage"
-	ds, err := store.MergeUsage(deltas)
-	if err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
-	if len(ds) == 0 {
-		return nil
-	}
 	clients := make([]string, len(ds))
 	auds := make([]string, len(ds))
 	counts := make([]int64, len(ds))
@@ -43,7 +36,7 @@ func (s *Store) AddUsage(ctx context.Context, deltas []store.UsageDelta) error {
 
 // Usage returns every usage row in (client, audience) byte order (the
 // columns are COLLATE "C").
-func (s *Store) Usage(ctx context.Context) ([]store.UsageRow, error) {
+func (s *sqlStore) Usage(ctx context.Context) ([]store.UsageRow, error) {
 	rows, err := s.pool.Query(ctx, `SELECT client_id, audience, count, last_issued
 		FROM token_usage ORDER BY client_id, audience`)
 	if err != nil {

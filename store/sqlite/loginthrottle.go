@@ -14,14 +14,8 @@ import (
 const loginFailuresQuery = `SELECT COUNT(*) FROM login_failures WHERE key = ? AND at >= ?`
 
 // NoteLoginFailure records one failure of key at at.
-func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) error {
+func (s *sqlStore) NoteLoginFailure(ctx context.Context, key string, at time.Time) error {
 	const op = "note login failure"
-	r := required{Backend: backendName, Op: op}
-	r.Str("key", key)
-	r.Time("at", at)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	return s.withTx(ctx, op, func(tx querier) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO login_failures (key, at) VALUES (?, ?)`,
 			key, at.UnixMilli()); err != nil {
@@ -31,17 +25,9 @@ func (s *Store) NoteLoginFailure(ctx context.Context, key string, at time.Time) 
 	})
 }
 
-// LoginFailures counts key's failures noted at or after since. since is
-// truncated to the millisecond like the stored times, so a failure at or
-// after since is counted however finely either was given.
-func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
+// LoginFailures counts key's failures noted at or after since.
+func (s *sqlStore) LoginFailures(ctx context.Context, key string, since time.Time) (int, error) {
 	const op = "login failures"
-	r := required{Backend: backendName, Op: op}
-	r.Str("key", key)
-	r.Time("since", since)
-	if err := r.Err(); err != nil {
-		return 0, err
-	}
 	var n int
 	if err := s.queryRow(ctx, loginFailuresQuery, key, since.UnixMilli()).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
@@ -50,13 +36,8 @@ func (s *Store) LoginFailures(ctx context.Context, key string, since time.Time) 
 }
 
 // ClearLoginFailures forgets every failure of key.
-func (s *Store) ClearLoginFailures(ctx context.Context, key string) error {
+func (s *sqlStore) ClearLoginFailures(ctx context.Context, key string) error {
 	const op = "clear login failures"
-	r := required{Backend: backendName, Op: op}
-	r.Str("key", key)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	return s.withTx(ctx, op, func(tx querier) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE key = ?`, key); err != nil {
 			return fmt.Errorf("sqlite: %s: %w", op, err)

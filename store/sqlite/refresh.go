@@ -68,49 +68,31 @@ func insertToken(ctx context.Context, tx querier, op string, t store.RefreshToke
 }
 
 // CreateFamily stores a new family with its first token.
-func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
+func (s *sqlStore) CreateFamily(ctx context.Context, f store.RefreshFamily, first store.RefreshToken) error {
 	const op = "create refresh family"
-	r := required{Backend: backendName, Op: op}
-	backend.CheckFamily(&r, f, &first)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	return s.withTx(ctx, op, func(tx querier) error {
 		return insertFamily(ctx, tx, op, f, first)
 	})
 }
 
+// tokenFamilyQuery reads a token and its family; ? is the hash.
+const tokenFamilyQuery = `SELECT ` + tokenColumns + `, ` + familyColumns + `
+	FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`
+
 // GetRefresh returns a refresh token and its family whatever their state.
-func (s *Store) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
-	t, f, err := scanTokenFamily(s.queryRow(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, hash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.RefreshToken{}, store.RefreshFamily{}, store.ErrNotFound
-	}
+func (s *sqlStore) GetRefresh(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+	t, f, err := scanTokenFamily(s.queryRow(ctx, tokenFamilyQuery, hash))
 	if err != nil {
-		return store.RefreshToken{}, store.RefreshFamily{}, fmt.Errorf("sqlite: get refresh token: %w", err)
+		return store.RefreshToken{}, store.RefreshFamily{}, notFound("get refresh token", err)
 	}
 	return t, f, nil
 }
 
-// RotateRefresh exchanges the token oldHash for next, detecting reuse.
-func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.RefreshToken, access store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
-	const op = "rotate refresh token"
-	r := required{Backend: backendName, Op: op}
-	r.Str("old hash", oldHash)
-	r.Time("now", now)
-	r.Str("next Hash", next.Hash)
-	r.Check(next.Hash != oldHash, "next Hash equals the old hash")
-	r.Time("next ExpiresAt", next.ExpiresAt)
-	r.Str("access JTI", access.JTI)
-	r.Time("access ExpiresAt", access.ExpiresAt)
-	if err := r.Err(); err != nil {
-		return store.RefreshFamily{}, err
-	}
-
+// RotateRefresh exchanges the token r.OldHash for r.Next, detecting reuse.
+func (s *sqlStore) RotateRefresh(ctx context.Context, r backend.Rotation) (store.RefreshFamily, error) {
 	// Rotations are committed in batches by one goroutine (see
 	// rotateLoop): under load many share one transaction and one fsync.
-	rot := &rotation{ctx: ctx, oldHash: oldHash, next: next, access: access, now: now, done: make(chan struct{})}
+	rot := &rotation{ctx: ctx, Rotation: r, done: make(chan struct{})}
 	select {
 	case s.rotations <- rot:
 	case <-ctx.Done():
@@ -124,11 +106,8 @@ func (s *Store) RotateRefresh(ctx context.Context, oldHash string, next store.Re
 
 // rotation is one RotateRefresh call waiting for its batch.
 type rotation struct {
-	ctx     context.Context
-	oldHash string
-	next    store.RefreshToken
-	access  store.AccessRecord
-	now     time.Time
+	ctx context.Context
+	backend.Rotation
 
 	fam  store.RefreshFamily
 	err  error
@@ -146,7 +125,7 @@ const maxRotationBatch = 64
 // is what bounds refresh throughput. Each rotation runs in a savepoint, so
 // one failing rotation never disturbs the others, and every answer waits
 // for the commit: nothing is reported before it is durable.
-func (s *Store) rotateLoop() {
+func (s *sqlStore) rotateLoop() {
 	defer close(s.loopDone)
 	batch := make([]*rotation, 0, maxRotationBatch)
 	for {
@@ -169,7 +148,7 @@ func (s *Store) rotateLoop() {
 	}
 }
 
-func (s *Store) rotateBatch(batch []*rotation) {
+func (s *sqlStore) rotateBatch(batch []*rotation) {
 	const op = "rotate refresh token"
 	defer func() {
 		for _, r := range batch {
@@ -223,36 +202,24 @@ func rotateInTx(ctx context.Context, tx querier, rot *rotation) (store.RefreshFa
 	// The batch holds the write lock, so the state read here cannot change
 	// before it commits: of two rotations of one token, the second reads
 	// the first's result and sees reuse.
-	old, fam, err := scanTokenFamily(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+`, `+familyColumns+`
-		FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id WHERE t.hash = ?`, rot.oldHash))
-	now := rot.now
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return store.RefreshFamily{}, false, store.ErrNotFound
-	case err != nil:
-		return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: %w", op, err)
-	case !fam.RevokedAt.IsZero():
-		return fam, false, store.ErrRevoked
-	case !now.Before(old.ExpiresAt) || !now.Before(fam.ExpiresAt):
-		return fam, false, store.ErrExpired
-	case !old.RotatedAt.IsZero():
+	old, fam, err := scanTokenFamily(tx.QueryRowContext(ctx, tokenFamilyQuery, rot.OldHash))
+	if err != nil {
+		return store.RefreshFamily{}, false, notFound(op, err)
+	}
+	next, access, err := rot.Decide(old, fam)
+	if errors.Is(err, store.ErrReused) {
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
-			toMillis(now), fam.ID); err != nil {
+			toMillis(rot.Now), fam.ID); err != nil {
 			return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: revoking family on reuse: %w", op, err)
 		}
-		fam.RevokedAt = stored(now)
+		fam.RevokedAt = rot.Now
 		return fam, true, store.ErrReused
 	}
-
-	r := required{Backend: backendName, Op: op}
-	next, access := rot.next, rot.access
-	backend.FillFamilyID(&r, "next FamilyID", &next.FamilyID, fam.ID)
-	backend.FillFamilyID(&r, "access FamilyID", &access.FamilyID, fam.ID)
-	if err := r.Err(); err != nil {
-		return store.RefreshFamily{}, false, err
+	if err != nil {
+		return fam, false, err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET rotated_at = ? WHERE hash = ? AND rotated_at IS NULL`,
-		toMillis(now), rot.oldHash)
+		toMillis(rot.Now), rot.OldHash)
 	if err != nil {
 		return store.RefreshFamily{}, false, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
@@ -271,14 +238,8 @@ func rotateInTx(ctx context.Context, tx querier, rot *rotation) (store.RefreshFa
 }
 
 // RevokeFamily revokes a family, keeping an earlier revocation time.
-func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
+func (s *sqlStore) RevokeFamily(ctx context.Context, familyID string, now time.Time) error {
 	const op = "revoke refresh family"
-	r := required{Backend: backendName, Op: op}
-	r.Str("family ID", familyID)
-	r.Time("now", now)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	return s.withTx(ctx, op, func(tx querier) error {
 		res, err := tx.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
 			toMillis(now), familyID)
@@ -305,14 +266,8 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, now time.Time
 }
 
 // RevokeFamiliesBySession revokes every live family of a session.
-func (s *Store) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
+func (s *sqlStore) RevokeFamiliesBySession(ctx context.Context, sessionID string, now time.Time) (int, error) {
 	const op = "revoke refresh families by session"
-	r := required{Backend: backendName, Op: op}
-	r.Str("session ID", sessionID)
-	r.Time("now", now)
-	if err := r.Err(); err != nil {
-		return 0, err
-	}
 	// One statement is one transaction.
 	res, err := s.db.ExecContext(ctx, `UPDATE refresh_families SET revoked_at = ? WHERE session_id = ? AND revoked_at IS NULL`,
 		toMillis(now), sessionID)

@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	sqlitedrv "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse/store"
-	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
 // Helpers shared by the runtime-state aggregates (migration 2).
@@ -25,7 +23,7 @@ type scanner interface {
 // withTx runs fn in one write transaction (BEGIN IMMEDIATE: see dsn) and
 // commits it when fn returns nil; otherwise it rolls back and returns fn's
 // error unchanged, so sentinels stay matchable with errors.Is.
-func (s *Store) withTx(ctx context.Context, op string, fn func(tx querier) error) (err error) {
+func (s *sqlStore) withTx(ctx context.Context, op string, fn func(tx querier) error) (err error) {
 	tx, release, err := s.beginWrite(ctx)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
@@ -80,24 +78,23 @@ func encodeList(l []string) string {
 	return string(b)
 }
 
-// decodeList reads a list written by encodeList; empty reads back as nil,
-// as the store contract says.
+// decodeList reads a list written by encodeList ("[]" as an empty list:
+// the wrapper makes it nil).
 func decodeList(s string) ([]string, error) {
 	var l []string
 	if err := json.Unmarshal([]byte(s), &l); err != nil {
 		return nil, fmt.Errorf("decoding list %q: %w", s, err)
 	}
-	if len(l) == 0 {
-		return nil, nil
-	}
 	return l, nil
 }
 
-// stored is t as it reads back from the database (UTC, whole
-// milliseconds), so a value a method returns equals what a later Get
-// returns.
-func stored(t time.Time) time.Time {
-	return fromMillis(toMillis(t))
+// notFound turns sql.ErrNoRows into store.ErrNotFound and wraps anything
+// else for op.
+func notFound(op string, err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
 }
 
 // nullString stores "" as NULL, for columns where NULL means "none".
@@ -105,7 +102,5 @@ func nullString(s string) sql.NullString {
 	return sql.NullString{String: s, Valid: s != ""}
 }
 
-// required: see backend.Required; backendName prefixes its errors.
-type required = backend.Required
-
+// backendName prefixes the errors of refused arguments (backend.Check).
 const backendName = "sqlite"

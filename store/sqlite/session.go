@@ -3,9 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -13,14 +11,8 @@ import (
 // Browser sessions (store.SessionStore) and consents (store.ConsentStore).
 
 // CreateSession stores a new session.
-func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
+func (s *sqlStore) CreateSession(ctx context.Context, sess store.Session) error {
 	const op = "create session"
-	r := required{Backend: backendName, Op: op}
-	r.Str("ID", sess.ID)
-	r.Time("ExpiresAt", sess.ExpiresAt)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
 		VALUES (?, ?, ?, ?, ?)`, sess.ID, sess.Subject, toMillis(sess.AuthTime), toMillis(sess.CreatedAt),
 		toMillis(sess.ExpiresAt)); err != nil {
@@ -29,42 +21,33 @@ func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return nil
 }
 
-// GetSession returns a live session.
-func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (store.Session, error) {
-	return s.getSession(ctx, "get session", `WHERE id = ?`, id, now)
+// GetSession returns a session whatever its expiry.
+func (s *sqlStore) GetSession(ctx context.Context, id string) (store.Session, error) {
+	return s.getSession(ctx, "get session", `WHERE id = ?`, id)
 }
 
-// SessionBySID returns the live session whose ID starts with sid.
-func (s *Store) SessionBySID(ctx context.Context, sid string, now time.Time) (store.Session, error) {
-	if len(sid) != store.SIDLength {
-		return store.Session{}, store.ErrNotFound
-	}
+// SessionBySID returns the session whose ID starts with sid.
+func (s *sqlStore) SessionBySID(ctx context.Context, sid string) (store.Session, error) {
 	// The expression matches migration 5's index.
-	return s.getSession(ctx, "session by sid", `WHERE substr(id, 1, 32) = ?`, sid, now)
+	return s.getSession(ctx, "session by sid", `WHERE substr(id, 1, 32) = ?`, sid)
 }
 
-func (s *Store) getSession(ctx context.Context, op, where, arg string, now time.Time) (store.Session, error) {
+func (s *sqlStore) getSession(ctx context.Context, op, where, arg string) (store.Session, error) {
 	var (
 		sess                   store.Session
 		auth, created, expires sql.NullInt64
 	)
 	err := s.queryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
 		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
 	if err != nil {
-		return store.Session{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		return store.Session{}, notFound(op, err)
 	}
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromMillis(auth), fromMillis(created), fromMillis(expires)
-	if !now.Before(sess.ExpiresAt) {
-		return store.Session{}, store.ErrExpired
-	}
 	return sess, nil
 }
 
 // DeleteSession removes a session; absent is not an error.
-func (s *Store) DeleteSession(ctx context.Context, id string) error {
+func (s *sqlStore) DeleteSession(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("sqlite: delete session: %w", err)
 	}
@@ -72,14 +55,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 }
 
 // PutConsent stores or replaces a consent.
-func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
+func (s *sqlStore) PutConsent(ctx context.Context, c store.Consent) error {
 	const op = "put consent"
-	r := required{Backend: backendName, Op: op}
-	r.Str("Subject", c.Subject)
-	r.Str("ClientID", c.ClientID)
-	if err := r.Err(); err != nil {
-		return err
-	}
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO consents (subject, client_id, scopes, audience, granted_at)
 		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (subject, client_id) DO UPDATE SET scopes = excluded.scopes,
@@ -91,7 +68,7 @@ func (s *Store) PutConsent(ctx context.Context, c store.Consent) error {
 }
 
 // GetConsent returns a consent.
-func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
+func (s *sqlStore) GetConsent(ctx context.Context, subject, clientID string) (store.Consent, error) {
 	var (
 		c           store.Consent
 		scopes, aud string
@@ -100,11 +77,8 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store
 	err := s.queryRow(ctx, `SELECT subject, client_id, scopes, audience, granted_at
 		FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID).
 		Scan(&c.Subject, &c.ClientID, &scopes, &aud, &granted)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Consent{}, store.ErrNotFound
-	}
 	if err != nil {
-		return store.Consent{}, fmt.Errorf("sqlite: get consent: %w", err)
+		return store.Consent{}, notFound("get consent", err)
 	}
 	if c.Scopes, err = decodeList(scopes); err != nil {
 		return store.Consent{}, fmt.Errorf("sqlite: get consent: %w", err)
@@ -117,7 +91,7 @@ func (s *Store) GetConsent(ctx context.Context, subject, clientID string) (store
 }
 
 // DeleteConsent removes a consent; absent is not an error.
-func (s *Store) DeleteConsent(ctx context.Context, subject, clientID string) error {
+func (s *sqlStore) DeleteConsent(ctx context.Context, subject, clientID string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM consents WHERE subject = ? AND client_id = ?`, subject, clientID); err != nil {
 		return fmt.Errorf("sqlite: delete consent: %w", err)
 	}

@@ -12,6 +12,10 @@
 //
 // Several processes may share one file on a local disk; for several hosts
 // use PostgreSQL.
+//
+// This package holds only the SQL (backend.SQL, on sqlStore): the
+// contract's argument checks and the shape of results (UTC times, nil
+// lists) are store/internal/backend's Checked, which Store embeds.
 package sqlite
 
 import (
@@ -28,9 +32,13 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 )
 
-var _ store.Store = (*Store)(nil)
+var (
+	_ store.Store = (*Store)(nil)
+	_ backend.SQL = (*sqlStore)(nil)
+)
 
 // busyTimeout is how long a connection waits for another writer before a
 // statement fails with SQLITE_BUSY. Write transactions are short (a key
@@ -40,6 +48,15 @@ const busyTimeout = 10 * time.Second
 // Store is a store.Store on one SQLite database file. It is safe for
 // concurrent use.
 type Store struct {
+	// Store is every store.Store method: the contract's checks
+	// (backend.Checked) over the SQL of raw.
+	store.Store
+	raw *sqlStore
+}
+
+// sqlStore is the SQLite half of Store: the statements backend.SQL asks
+// for, on arguments Store has already checked.
+type sqlStore struct {
 	db *sql.DB
 	// writer admits one write transaction of this process at a time.
 	// SQLite has a single writer anyway; queueing here, in FIFO-ish order
@@ -62,7 +79,7 @@ var errClosed = errors.New("sqlite: store closed")
 // beginWrite starts a write transaction (BEGIN IMMEDIATE: see dsn) once
 // this process's previous one has finished. release must be called after
 // the commit or rollback.
-func (s *Store) beginWrite(ctx context.Context) (tx *sql.Tx, release func(), err error) {
+func (s *sqlStore) beginWrite(ctx context.Context) (tx *sql.Tx, release func(), err error) {
 	select {
 	case s.writer <- struct{}{}:
 	case <-ctx.Done():
@@ -112,14 +129,14 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, writer: make(chan struct{}, 1), rotations: make(chan *rotation),
+	raw := &sqlStore{db: db, writer: make(chan struct{}, 1), rotations: make(chan *rotation),
 		quit: make(chan struct{}), loopDone: make(chan struct{})}
-	go s.rotateLoop()
-	return s, nil
+	go raw.rotateLoop()
+	return &Store{Store: backend.Check(backendName, raw), raw: raw}, nil
 }
 
 // maxConns bounds the pool: readers run in parallel in WAL mode, writers
-// one at a time (see Store.writer), so a few connections per core suffice.
+// one at a time (see sqlStore.writer), so a few connections per core suffice.
 const maxConns = 16
 
 // firstConnect opens the first connection, retrying while the file is
@@ -165,19 +182,19 @@ func dsn(path string) string {
 
 // SchemaVersion returns the highest migration applied to the database.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	return schemaVersion(ctx, s.db)
+	return schemaVersion(ctx, s.raw.db)
 }
 
 // Ping reports whether the database is reachable.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *sqlStore) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqlite: ping: %w", err)
 	}
 	return nil
 }
 
-// Close releases the database.
-func (s *Store) Close() error {
+// Close releases the database, once the rotation batches have stopped.
+func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() { close(s.quit) })
 	<-s.loopDone
 	s.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
@@ -185,7 +202,7 @@ func (s *Store) Close() error {
 }
 
 // KeyRing returns the current key ring, read in one snapshot.
-func (s *Store) KeyRing(ctx context.Context) (store.KeyRing, error) {
+func (s *sqlStore) KeyRing(ctx context.Context) (store.KeyRing, error) {
 	// A read-only transaction pins one WAL snapshot, so the version and the
 	// keys cannot come from two different swaps.
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
@@ -229,7 +246,7 @@ func (s *Store) KeyRing(ctx context.Context) (store.KeyRing, error) {
 }
 
 // KeyRingVersion returns the current key ring version.
-func (s *Store) KeyRingVersion(ctx context.Context) (int64, error) {
+func (s *sqlStore) KeyRingVersion(ctx context.Context) (int64, error) {
 	var v int64
 	if err := s.db.QueryRowContext(ctx, `SELECT version FROM key_ring WHERE id = 1`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("sqlite: key ring version: %w", err)
@@ -238,10 +255,10 @@ func (s *Store) KeyRingVersion(ctx context.Context) (int64, error) {
 }
 
 // SwapKeyRing replaces the ring with keys if its version is still expected.
-func (s *Store) SwapKeyRing(ctx context.Context, expected int64, keys []store.Key) (_ int64, err error) {
+func (s *sqlStore) SwapKeyRing(ctx context.Context, expected int64, keys []store.Key) (err error) {
 	tx, release, err := s.beginWrite(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: swap key ring: %w", err)
+		return fmt.Errorf("sqlite: swap key ring: %w", err)
 	}
 	defer release()
 	defer func() {
@@ -254,34 +271,34 @@ func (s *Store) SwapKeyRing(ctx context.Context, expected int64, keys []store.Ke
 	// already held no other writer can slip in between.
 	res, err := tx.ExecContext(ctx, `UPDATE key_ring SET version = version + 1 WHERE id = 1 AND version = ?`, expected)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: swap key ring: %w", err)
+		return fmt.Errorf("sqlite: swap key ring: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: swap key ring: %w", err)
+		return fmt.Errorf("sqlite: swap key ring: %w", err)
 	}
 	if n != 1 {
-		return 0, store.ErrConflict
+		return store.ErrConflict
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM keys`); err != nil {
-		return 0, fmt.Errorf("sqlite: swap key ring: %w", err)
+		return fmt.Errorf("sqlite: swap key ring: %w", err)
 	}
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO keys (kid, position, alg, state, private, public,
 		created_at, activated_at, retired_at, publish_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: swap key ring: %w", err)
+		return fmt.Errorf("sqlite: swap key ring: %w", err)
 	}
 	defer ins.Close()
 	for i, k := range keys {
-		if _, err := ins.ExecContext(ctx, k.ID, i, k.Alg, string(k.State), nonNil(k.Private), nonNil(k.Public),
+		if _, err := ins.ExecContext(ctx, k.ID, i, k.Alg, string(k.State), k.Private, k.Public,
 			toMillis(k.CreatedAt), toMillis(k.ActivatedAt), toMillis(k.RetiredAt), toMillis(k.PublishUntil)); err != nil {
-			return 0, fmt.Errorf("sqlite: swap key ring: key %q: %w", k.ID, err)
+			return fmt.Errorf("sqlite: swap key ring: key %q: %w", k.ID, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("sqlite: swap key ring: commit: %w", err)
+		return fmt.Errorf("sqlite: swap key ring: commit: %w", err)
 	}
-	return expected + 1, nil
+	return nil
 }
 
 // toMillis stores t as Unix milliseconds; the zero time becomes NULL so it
@@ -293,18 +310,11 @@ func toMillis(t time.Time) sql.NullInt64 {
 	return sql.NullInt64{Int64: t.UnixMilli(), Valid: true}
 }
 
+// fromMillis reads a time written by toMillis (in the local zone: the
+// wrapper returns it in UTC).
 func fromMillis(v sql.NullInt64) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
-	return time.UnixMilli(v.Int64).UTC()
-}
-
-// nonNil makes a nil slice an empty BLOB: the driver would bind nil as
-// NULL, which the NOT NULL columns refuse.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
+	return time.UnixMilli(v.Int64)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
+	"github.com/gatehouse/gatehouse/store/internal/backend"
 	"github.com/gatehouse/gatehouse/store/storetest"
 )
 
@@ -76,7 +77,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 			t.Fatalf("SchemaVersion: %v", err)
 		}
 		var rows int
-		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
+		if err := s.raw.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations`).Scan(&rows); err != nil {
 			t.Fatalf("counting schema_migrations: %v", err)
 		}
 		if v != len(ms) || rows != len(ms) {
@@ -84,7 +85,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		}
 		// The seed row of key_ring must not be inserted twice.
 		var rings int
-		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM key_ring`).Scan(&rings); err != nil {
+		if err := s.raw.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM key_ring`).Scan(&rings); err != nil {
 			t.Fatalf("counting key_ring: %v", err)
 		}
 		if rings != 1 {
@@ -103,7 +104,7 @@ func TestNewerSchemaRefused(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)`); err != nil {
+	if _, err := s.raw.db.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'from_the_future', 0)`); err != nil {
 		t.Fatalf("inserting a future migration: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -137,7 +138,7 @@ func TestPragmas(t *testing.T) {
 		}
 	}()
 	for i := range n {
-		c, err := s.db.Conn(ctx) // held open, so each iteration gets another connection
+		c, err := s.raw.db.Conn(ctx) // held open, so each iteration gets another connection
 		if err != nil {
 			t.Fatalf("Conn: %v", err)
 		}
@@ -198,82 +199,45 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
-// TestDeleteExpiredBatches checks that DeleteExpired keeps going past one
-// batch: the conformance suite's data fits in a single batch.
-func TestDeleteExpiredBatches(t *testing.T) {
+// TestSweepLimit checks that a sweep deletes at most its limit, only
+// expired rows, and says how many it deleted. Going on past a full batch
+// is backend.Checked's loop, tested there.
+func TestSweepLimit(t *testing.T) {
 	ctx := t.Context()
 	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	const expired, live = 2*gcBatch + 34, 3
-	// One transaction for the lot: one fsync instead of a thousand.
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range expired + live {
-		exp := now.Add(-time.Minute)
-		if i >= expired {
-			exp = now.Add(time.Minute)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, subject, expires_at) VALUES (?, 'u', ?)`,
+	// Three expired (one exactly at now), one live.
+	for i, exp := range []time.Time{now.Add(-time.Hour), now, now.Add(-time.Minute), now.Add(time.Millisecond)} {
+		if _, err := s.raw.db.ExecContext(ctx, `INSERT INTO sessions (id, subject, expires_at) VALUES (?, 'u', ?)`,
 			fmt.Sprintf("s-%d", i), exp.UnixMilli()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
+	var got []int64
+	for range 3 {
+		n, err := s.raw.Sweep(ctx, backend.SweepSessions, now, 2)
+		if err != nil {
+			t.Fatalf("Sweep: %v", err)
+		}
+		got = append(got, n)
 	}
-	n, err := s.DeleteExpired(ctx, now)
-	if err != nil {
-		t.Fatalf("DeleteExpired: %v", err)
+	if fmt.Sprint(got) != "[2 1 0]" {
+		t.Errorf("three sweeps with limit 2 deleted %v, want [2 1 0]", got)
 	}
-	if n != expired {
-		t.Errorf("DeleteExpired = %d, want %d", n, expired)
-	}
-	var left int
-	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sessions`).Scan(&left); err != nil {
-		t.Fatal(err)
-	}
-	if left != live {
-		t.Errorf("%d sessions left, want %d", left, live)
+	if _, err := s.GetSession(ctx, "s-3", now); err != nil {
+		t.Errorf("the live session: %v", err)
 	}
 }
 
-// TestDeleteExpiredUsesIndexes checks that every sweep finds its rows
-// through an index, so a batch never scans a whole table under the write
-// lock.
-func TestDeleteExpiredUsesIndexes(t *testing.T) {
-	ctx := t.Context()
-	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
-	for _, step := range gcSteps {
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+step.sql, 0, gcBatch)
-		if err != nil {
-			t.Fatalf("%s: %v", step.what, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		for _, d := range plan {
-			// A bare "SCAN t" reads every row; "SCAN t USING INDEX" or
-			// "SEARCH" does not.
-			if strings.HasPrefix(d, "SCAN ") && !strings.Contains(d, "USING") {
-				t.Errorf("%s: query plan scans a table: %q (plan %q)", step.what, d, plan)
-			}
-		}
-	}
-	var plan []string
-	rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+accessRevokedQuery, "x", 0)
+// queryPlan returns the detail column of EXPLAIN QUERY PLAN for q.
+func queryPlan(t *testing.T, s *Store, q string, args ...any) []string {
+	t.Helper()
+	rows, err := s.raw.db.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+q, args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", q, err)
 	}
 	defer rows.Close()
+	var plan []string
 	for rows.Next() {
 		var id, parent, notused int
 		var detail string
@@ -281,8 +245,32 @@ func TestDeleteExpiredUsesIndexes(t *testing.T) {
 			t.Fatal(err)
 		}
 		plan = append(plan, detail)
-		if !strings.HasPrefix(detail, "SEARCH ") {
-			t.Errorf("AccessRevoked plan step %q is not an indexed search (plan %q)", detail, plan)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return plan
+}
+
+// TestDeleteExpiredUsesIndexes checks that every sweep finds its rows
+// through an index, so a batch never scans a whole table under the write
+// lock.
+func TestDeleteExpiredUsesIndexes(t *testing.T) {
+	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
+	for sw, q := range sweeps {
+		plan := queryPlan(t, s, q, 0, backend.SweepBatch)
+		for _, d := range plan {
+			// A bare "SCAN t" reads every row; "SCAN t USING INDEX" or
+			// "SEARCH" does not.
+			if strings.HasPrefix(d, "SCAN ") && !strings.Contains(d, "USING") {
+				t.Errorf("%s: query plan scans a table: %q (plan %q)", backend.Sweep(sw), d, plan)
+			}
+		}
+	}
+	plan := queryPlan(t, s, accessRevokedQuery, "x", 0)
+	for _, d := range plan {
+		if !strings.HasPrefix(d, "SEARCH ") {
+			t.Errorf("AccessRevoked plan step %q is not an indexed search (plan %q)", d, plan)
 		}
 	}
 }
@@ -290,27 +278,12 @@ func TestDeleteExpiredUsesIndexes(t *testing.T) {
 // TestLoginFailuresUsesIndex checks that the per-sign-in count and the
 // clear after a success search the (key, at) index rather than scan.
 func TestLoginFailuresUsesIndex(t *testing.T) {
-	ctx := t.Context()
 	s := openTemp(t, filepath.Join(t.TempDir(), "gatehouse.db"))
 	for q, args := range map[string][]any{
 		loginFailuresQuery:                         {"k", 0},
 		`DELETE FROM login_failures WHERE key = ?`: {"k"},
 	} {
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
-		if len(plan) == 0 || !strings.Contains(strings.Join(plan, "; "), "login_failures_key_at") {
+		if plan := queryPlan(t, s, q, args...); !strings.Contains(strings.Join(plan, "; "), "login_failures_key_at") {
 			t.Errorf("%s: plan %q does not use login_failures_key_at", q, plan)
 		}
 	}

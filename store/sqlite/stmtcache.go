@@ -13,12 +13,12 @@ type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// prepared returns the statement for query, preparing it once per Store.
+// prepared returns the statement for query, preparing it once per store.
 // database/sql then prepares it at most once per pooled connection, so the
 // hot paths (refresh rotation, revocation checks) stop paying SQLite's SQL
 // parser on every call: in the pure-Go driver that was a third of a
 // rotation's CPU.
-func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+func (s *sqlStore) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 	if v, ok := s.stmts.Load(query); ok {
 		return v.(*sql.Stmt), nil
 	}
@@ -35,11 +35,11 @@ func (s *Store) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // cachedTx runs statements of a transaction through the statement cache.
 type cachedTx struct {
-	s  *Store
+	s  *sqlStore
 	tx *sql.Tx
 }
 
-func (s *Store) cached(tx *sql.Tx) cachedTx { return cachedTx{s, tx} }
+func (s *sqlStore) cached(tx *sql.Tx) cachedTx { return cachedTx{s, tx} }
 
 func (c cachedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	st, err := c.s.prepared(ctx, query)
@@ -66,7 +66,7 @@ func (c cachedTx) QueryContext(ctx context.Context, query string, args ...any) (
 }
 
 // queryRow runs a single-row read outside a transaction, cached.
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (s *sqlStore) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	st, err := s.prepared(ctx, query)
 	if err != nil {
 		return s.db.QueryRowContext(ctx, query, args...)

@@ -10,18 +10,11 @@ import (
 
 // Token usage counts (store.UsageStore), in token_usage (migration 3).
 
-// AddUsage adds the deltas in one write transaction.
-func (s *Store) AddUsage(ctx context.Context, deltas []store.UsageDelta) error {
+// AddUsage adds the (merged) deltas in one write transaction.
+func (s *sqlStore) AddUsage(ctx context.Context, deltas []store.UsageDelta) error {
 	const op = "add usage"
-	ds, err := store.MergeUsage(deltas)
-	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
-	}
-	if len(ds) == 0 {
-		return nil
-	}
 	return s.withTx(ctx, op, func(tx querier) error {
-		for _, d := range ds {
+		for _, d := range deltas {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO token_usage (client_id, audience, count, last_issued)
 				VALUES (?, ?, ?, ?)
 				ON CONFLICT (client_id, audience) DO UPDATE SET count = count + excluded.count,
@@ -35,7 +28,7 @@ func (s *Store) AddUsage(ctx context.Context, deltas []store.UsageDelta) error {
 }
 
 // Usage returns every usage row in (client, audience) byte order.
-func (s *Store) Usage(ctx context.Context) ([]store.UsageRow, error) {
+func (s *sqlStore) Usage(ctx context.Context) ([]store.UsageRow, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT client_id, audience, count, last_issued
 		FROM token_usage ORDER BY client_id, audience`)
 	if err != nil {

@@ -1,6 +1,16 @@
-// Package backend holds what every store backend does the same way: the
-// checks of the arguments the store contract calls required, and loading
-// the numbered migration files. The SQL itself stays per dialect.
+// Package backend holds what every store backend does the same way, so
+// that a backend (store/sqlite, store/postgres) holds only its SQL:
+//
+//   - Checked, the store.Store every backend returns: it checks the
+//     arguments once, calls the backend's SQL, and shapes the results once
+//     (see SQL for the split);
+//   - the rules that decide on rows read inside a backend's transaction
+//     (Redemption.Decide, Rotation.Decide) and the order of DeleteExpired's
+//     sweeps;
+//   - loading the numbered migration files.
+//
+// The SQL itself stays per dialect: nothing here writes or rewrites a
+// statement.
 package backend
 
 import (
@@ -9,70 +19,7 @@ import (
 	"path"
 	"regexp"
 	"strconv"
-	"strings"
-	"time"
-
-	"github.com/gatehouse/gatehouse/store"
 )
-
-// Required collects the contract's required-argument checks for one
-// operation, so a caller's mistake is an error that names the field rather
-// than a constraint failure (or, for times, a row that never expires).
-type Required struct {
-	Backend string // "sqlite", "postgres": the error prefix
-	Op      string
-	errs    []string
-}
-
-// Str requires a non-empty string.
-func (r *Required) Str(name, v string) {
-	if v == "" {
-		r.errs = append(r.errs, name+" is empty")
-	}
-}
-
-// Time requires a non-zero time.
-func (r *Required) Time(name string, v time.Time) {
-	if v.IsZero() {
-		r.errs = append(r.errs, name+" is the zero time")
-	}
-}
-
-// Check records msg unless ok.
-func (r *Required) Check(ok bool, msg string) {
-	if !ok {
-		r.errs = append(r.errs, msg)
-	}
-}
-
-// Err is every problem found, or nil.
-func (r *Required) Err() error {
-	if len(r.errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%s: %s: %s", r.Backend, r.Op, strings.Join(r.errs, "; "))
-}
-
-// FillFamilyID applies the contract's rule for FamilyID fields the store
-// can infer: empty is filled in, anything else must agree.
-func FillFamilyID(r *Required, name string, field *string, familyID string) {
-	switch *field {
-	case "":
-		*field = familyID
-	case familyID:
-	default:
-		r.errs = append(r.errs, fmt.Sprintf("%s is %q, want %q (or empty)", name, *field, familyID))
-	}
-}
-
-// CheckFamily checks a new refresh family and its first token.
-func CheckFamily(r *Required, f store.RefreshFamily, first *store.RefreshToken) {
-	r.Str("family ID", f.ID)
-	r.Time("family ExpiresAt", f.ExpiresAt)
-	r.Str("refresh token Hash", first.Hash)
-	r.Time("refresh token ExpiresAt", first.ExpiresAt)
-	FillFamilyID(r, "refresh token FamilyID", &first.FamilyID, f.ID)
-}
 
 // Migration is one numbered schema step.
 type Migration struct {

@@ -43,24 +43,24 @@ func TestLoadMigrationsChecksNumbering(t *testing.T) {
 }
 
 func TestRequired(t *testing.T) {
-	r := Required{Backend: "sqlite", Op: "create code"}
-	r.Str("hash", "")
-	r.Time("expires", time.Time{})
-	r.Check(false, "something else")
-	r.Str("fine", "x")
-	err := r.Err()
+	r := required{backend: "sqlite", op: "create code"}
+	r.nonEmpty("hash", "")
+	r.nonZero("expires", time.Time{})
+	r.check(false, "something else")
+	r.nonEmpty("fine", "x")
+	err := r.err()
 	if err == nil || err.Error() != "sqlite: create code: hash is empty; expires is the zero time; something else" {
-		t.Fatalf("Err = %v", err)
+		t.Fatalf("err = %v", err)
 	}
 	id := ""
-	ok := Required{Backend: "sqlite", Op: "op"}
-	FillFamilyID(&ok, "FamilyID", &id, "fam")
-	if id != "fam" || ok.Err() != nil {
-		t.Errorf("empty FamilyID not filled: %q %v", id, ok.Err())
+	ok := required{backend: "sqlite", op: "op"}
+	ok.fillFamilyID("FamilyID", &id, "fam")
+	if id != "fam" || ok.err() != nil {
+		t.Errorf("empty FamilyID not filled: %q %v", id, ok.err())
 	}
 	other := "other"
-	FillFamilyID(&ok, "FamilyID", &other, "fam")
-	if e := ok.Err(); e == nil || !strings.Contains(e.Error(), `FamilyID is "other", want "fam"`) {
+	ok.fillFamilyID("FamilyID", &other, "fam")
+	if e := ok.err(); e == nil || !strings.Contains(e.Error(), `FamilyID is "other", want "fam"`) {
 		t.Errorf("mismatched FamilyID: %v", e)
 	}
 }
