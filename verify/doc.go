@@ -13,7 +13,8 @@
 // a check), the algorithm allowlist is configuration and never includes
 // "none" or HMAC, keys come only from the issuer's JWK Set (never from the
 // token's jwk, jku, x5u or x5c headers), and every failure is an *Error
-// naming the check, the reason and the offending value.
+// naming the check, a Code for programs, the reason and the offending
+// value.
 //
 // The hot path uses the standard library's crypto and a strict parser of
 // its own for the compact JWS and its JSON (duplicate members, invalid

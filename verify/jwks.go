@@ -86,7 +86,7 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 	if kid == "" {
 		// Without a kid no refresh could help; do not let such tokens
 		// trigger fetches.
-		return nil, fail(CheckKey, "the token has no kid header, so no key can be selected", "", "")
+		return nil, fail(CheckKey, CodeMissing, "the token has no kid header, so no key can be selected", "", "")
 	}
 	keys := snap.byKid[kid]
 	var refreshErr error
@@ -101,9 +101,9 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 		}
 	}
 	if len(keys) > 0 {
-		return nil, fail(CheckAlgorithm, "the token says alg "+alg+" but key "+kid+" is an "+keys[0].alg+" key", alg, keys[0].alg)
+		return nil, fail(CheckAlgorithm, CodeKeyMismatch, "the token says alg "+alg+" but key "+kid+" is an "+keys[0].alg+" key", alg, keys[0].alg)
 	}
-	e := fail(CheckKey, "no key with kid "+kid+" in the issuer's key set", kid, "")
+	e := fail(CheckKey, CodeUnknownKey, "no key with kid "+kid+" in the issuer's key set", kid, "")
 	switch {
 	case ks.url == "":
 		e.Reason = "no key with kid " + kid + " in the static key set"
@@ -111,6 +111,7 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 		e.Reason += " (not refetched: the last fetch was less than " + ks.minInterval.String() + " ago)"
 	case refreshErr != nil:
 		e.Reason += " and the key set could not be refreshed"
+		e.Code = CodeKeyRefreshFailed
 		e.Err = refreshErr
 	default:
 		e.Reason += ", even after refetching it"
