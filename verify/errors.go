@@ -92,6 +92,9 @@ const (
 	// CodeMalformed: the token is not a compact JWS of strict base64url and
 	// strict JSON (CheckFormat).
 	CodeMalformed Code = "malformed"
+	// CodeDuplicateMember: a JSON object in the header or payload repeats a
+	// member name, exactly or differing only in case (CheckFormat).
+	CodeDuplicateMember Code = "duplicate_member"
 	// CodeForbiddenAlg: alg is "none" or an HMAC algorithm, which no
 	// configuration can enable; it is the signature of a forgery attempt.
 	CodeForbiddenAlg Code = "forbidden_alg"

@@ -86,6 +86,9 @@ func (v *Verifier) hint(e *Error, c *Claims) string {
 	case CheckSize:
 		return "access tokens should be small; check what the issuer puts in them, or raise MaxTokenBytes"
 	case CheckFormat:
+		if e.Code == CodeDuplicateMember {
+			return "the token's JSON repeats a member name, or has two names differing only in case, which decoders resolve differently; no correct issuer produces that, so fix the issuer or suspect a crafted token"
+		}
 		return "pass the access token itself (three base64url parts separated by dots), not a refresh token, an ID token wrapper or an Authorization header value"
 	case CheckAlgorithm:
 		switch e.Code {

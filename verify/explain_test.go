@@ -120,6 +120,7 @@ func TestHintByCode(t *testing.T) {
 		{verify.CheckKey, verify.CodeKeyRefreshFailed, "no key", "could not be fetched"},
 		{verify.CheckKey, verify.CodeUnknownKey, "could not be fetched", "does not publish"},
 		{verify.CheckKey, verify.CodeMissing, "no key with kid", "kid in every token header"},
+		{verify.CheckFormat, verify.CodeDuplicateMember, "malformed", "differing only in case"},
 		{verify.CheckFormat, verify.CodeMalformed, "duplicate member", "three base64url parts"},
 	}
 	for _, tt := range tests {

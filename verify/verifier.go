@@ -319,7 +319,7 @@ func (v *Verifier) parse(p *parsed, token string, hdrBuf, sigBuf []byte) ([]byte
 	}
 	h, err := parseHeader(string(hb))
 	if err != nil {
-		return nil, fail(CheckFormat, CodeMalformed, "the header is not a strict JSON object: "+err.Error(), "", "")
+		return nil, fail(CheckFormat, formatCode(err), "the header is not a strict JSON object: "+err.Error(), "", "")
 	}
 	p.hdr = h
 
@@ -333,7 +333,7 @@ func (v *Verifier) parse(p *parsed, token string, hdrBuf, sigBuf []byte) ([]byte
 	}
 	p.raw = raw
 	if err := parseClaims(string(raw), &p.claims); err != nil {
-		return nil, fail(CheckFormat, CodeMalformed, "the payload is not a strict JSON object: "+err.Error(), "", "")
+		return nil, fail(CheckFormat, formatCode(err), "the payload is not a strict JSON object: "+err.Error(), "", "")
 	}
 
 	n = b64Len(len(c.sig))
@@ -345,6 +345,14 @@ func (v *Verifier) parse(p *parsed, token string, hdrBuf, sigBuf []byte) ([]byte
 		return nil, fail(CheckFormat, CodeMalformed, "the signature is not unpadded base64url", "", "")
 	}
 	return sig, nil
+}
+
+// formatCode tells a repeated member name from other JSON errors.
+func formatCode(err error) Code {
+	if je, ok := err.(*jsonError); ok && je.dup {
+		return CodeDuplicateMember
+	}
+	return CodeMalformed
 }
 
 func (v *Verifier) checkAlg(alg string) *Error {

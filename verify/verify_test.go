@@ -139,11 +139,24 @@ func TestChecks(t *testing.T) {
 		{name: "header trailing data", token: e.raw(e.hdr()+`{}`, e.payload("", "")), want: verify.CheckFormat},
 		{name: "header duplicate alg", token: e.raw(`{"alg":"none","alg":"ES256","kid":"k1","typ":"at+jwt"}`, e.payload("", "")), want: verify.CheckFormat},
 		{name: "header alg not a string", token: e.raw(`{"alg":["ES256"],"kid":"k1","typ":"at+jwt"}`, e.payload("", "")), want: verify.CheckFormat},
-		{name: "payload duplicate aud", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+`,"aud":"hr-api"}`), want: verify.CheckFormat, code: verify.CodeMalformed},
+		{name: "payload duplicate aud", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+`,"aud":"hr-api"}`), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
 		{name: "payload duplicate via escape", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+`,"\u0061ud":"hr-api"}`), want: verify.CheckFormat},
 		{name: "payload nested duplicate", token: e.raw(e.hdr(), e.payload("ext", `{"a":1,"a":2}`)), want: verify.CheckFormat},
 		{name: "payload many members with a duplicate", token: e.raw(e.hdr(), manyMembers(e.payload("", ""), 40, true)), want: verify.CheckFormat},
 		{name: "payload many members", token: e.raw(e.hdr(), manyMembers(e.payload("", ""), 40, false))},
+		// Names differing only in case (Unicode simple folding, as
+		// encoding/json v1 matches them) are duplicates too: a caller's
+		// case-insensitive decoder could pick the other one.
+		{name: "payload case twins", token: e.raw(e.hdr(), e.payload("role", `"user","ROLE":"admin"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin of a registered claim", token: e.raw(e.hdr(), e.payload("Aud", `"hr-api"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin via escape", token: e.raw(e.hdr(), e.payload("role", `"user","\u0052OLE":"admin"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin via long s", token: e.raw(e.hdr(), e.payload("ext", `1,"\u017Fcope":"orders:admin"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin in raw UTF-8", token: e.raw(e.hdr(), e.payload("ext", "1,\"\u017fcope\":\"orders:admin\"")), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin via Kelvin sign", token: e.raw(e.hdr(), e.payload("kind", `"a","\u212Aind":"b"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload nested case twins", token: e.raw(e.hdr(), e.payload("ext", `{"role":"user","Role":"admin"}`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload many members with a case twin", token: e.raw(e.hdr(), strings.TrimSuffix(manyMembers(e.payload("", ""), 40, false), "}")+`,"MXXXXX":2}`), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "header case twins", token: e.raw(`{"alg":"ES256","kid":"k1","typ":"at+jwt","ALG":"none"}`, e.payload("", "")), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "valid names that only look alike", token: e.raw(e.hdr(), e.payload("role", `"user","role_":"x","rol":"y","r\u00f4le":"z"`))},
 		{name: "payload invalid UTF-8", token: e.raw(e.hdr(), e.payload("sub", "\"a\xffb\"")), want: verify.CheckFormat},
 		{name: "payload lone surrogate", token: e.raw(e.hdr(), e.payload("sub", `"\ud83d"`)), want: verify.CheckFormat},
 		{name: "payload bad escape", token: e.raw(e.hdr(), e.payload("sub", `"\x41"`)), want: verify.CheckFormat},
@@ -263,7 +276,9 @@ func TestClaims(t *testing.T) {
 	if got.JTI == "" {
 		t.Error("no JTI")
 	}
-	var ext struct{ Ext string }
+	var ext struct {
+		Ext string `json:"ext"`
+	}
 	if err := got.Unmarshal(&ext); err != nil || ext.Ext != "x" {
 		t.Errorf("Unmarshal: %v %q", err, ext.Ext)
 	}
