@@ -19,8 +19,9 @@
 // The hot path uses the standard library's crypto and a strict parser of
 // its own for the compact JWS and its JSON (duplicate members, member names
 // differing only in case, invalid UTF-8 and trailing data are refused), and
-// it fetches nothing while the token's kid is known. Explain runs the same
-// checks for diagnosis.
+// it fetches nothing while the token's kid is known, nor for an unknown kid
+// on a token that its iss, aud or validity period rules out anyway.
+// Explain runs the same checks for diagnosis.
 //
 // What it does not do: revocation (RFC 7662 introspection), sender
 // constraints (DPoP, mTLS), replay detection by jti, and extracting the

@@ -6,6 +6,9 @@ import (
 
 // Check names one step of the verification pipeline. The constants are
 // listed in the order Verify runs them; the first failing step stops it.
+// One exception: when the token's kid is unknown, the iss, aud and time
+// checks are consulted before refetching the issuer's keys, and if one of
+// them fails it is reported instead of CheckKey (see Verify).
 //
 // A Check is also an error value so that callers can write
 // errors.Is(err, verify.CheckAudience) without type assertions.
@@ -30,7 +33,8 @@ const (
 	// understands no extension.
 	CheckCrit Check = "crit"
 	// CheckKey is the selection of the verification key by "kid" from the
-	// issuer's JWK Set (RFC 7517 §5), including the refresh on an unknown kid.
+	// issuer's JWK Set (RFC 7517 §5), including the refresh on an unknown
+	// kid (made only for a token no key-independent check refuses).
 	CheckKey Check = "key"
 	// CheckSignature is the JWS signature (RFC 7515 §5.2, RFC 7518 §3).
 	CheckSignature Check = "signature"

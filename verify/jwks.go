@@ -78,7 +78,15 @@ var errRateLimited = errors.New("key set refreshed less than the minimum refresh
 // the kid is unknown. A kid that exists only for other algorithms is an
 // algorithm failure, not a key failure: RFC 8725 §3.1 requires the alg to
 // match the key, and the key decides.
-func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*key, *Error) {
+//
+// Before treating a kid as unknown, lookup asks refused whether the token
+// fails a check that needs no key; if so it returns that error and neither
+// refreshes nor reports a key failure. Tokens from another issuer, for
+// another API or long expired then cost no fetch (and cannot use up the
+// refresh budget that a real key rotation needs), and their error names the
+// actual problem. refused only ever refuses: the claims it reads are not
+// verified yet.
+func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time, refused func() *Error) (*key, *Error) {
 	snap := ks.cur.Load()
 	if ks.url != "" && ks.maxAge > 0 && now.Sub(snap.fetched) > ks.maxAge && ks.mayFetch(now) {
 		ks.start(ctx, now) // background; the current keys serve meanwhile
@@ -89,6 +97,11 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 		return nil, fail(CheckKey, CodeMissing, "the token has no kid header, so no key can be selected", "", "")
 	}
 	keys := snap.byKid[kid]
+	if keys == nil {
+		if e := refused(); e != nil {
+			return nil, e
+		}
+	}
 	var refreshErr error
 	if keys == nil && ks.url != "" {
 		refreshErr = ks.refresh(ctx, now, false)

@@ -99,8 +99,10 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 //  4. typ: one of Config.Types (RFC 9068 §2.1);
 //  5. crit: absent (RFC 7515 §4.1.11; no extension is understood);
 //  6. key: the issuer's key with the token's kid; an unknown kid triggers
-//     one rate-limited JWKS refresh. Keys named by the token itself (jwk,
-//     jku, x5u, x5c headers) are never used or fetched;
+//     one rate-limited JWKS refresh, unless one of checks 8 to 10 refuses
+//     the token anyway: then that check's error is returned and nothing is
+//     fetched. Keys named by the token itself (jwk, jku, x5u, x5c headers)
+//     are never used or fetched;
 //  7. signature;
 //  8. iss equals Config.Issuer exactly;
 //  9. aud (string or array) contains Config.Audience, case-sensitively;
@@ -223,15 +225,21 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 	var k *key
 	if algOK {
 		var e *Error
-		k, e = v.keys.lookup(ctx, p.hdr.kid, p.hdr.alg, now)
+		k, e = v.keys.lookup(ctx, p.hdr.kid, p.hdr.alg, now, func() *Error { return v.refusedByClaims(&p.claims, now) })
 		if e != nil {
-			if e.Check == CheckAlgorithm {
+			switch e.Check {
+			case CheckAlgorithm:
 				// The kid exists but for another algorithm: the alg check
 				// fails after all, and the key step has nothing to report.
 				step(CheckAlgorithm, e)
 				skip(CheckKey, "the key "+p.hdr.kid+" exists only for another algorithm")
-			} else {
+			case CheckKey:
 				step(CheckKey, e)
+			default:
+				// The kid is unknown, and a claim check refuses the token
+				// whatever its key: that check is the verdict. Explain
+				// records it below, where the claim checks run.
+				skip(CheckKey, "not looked up: kid "+p.hdr.kid+" is not among the keys held, and since the "+string(e.Check)+" check refuses the token anyway, the key set was not refetched")
 			}
 			if rec == nil {
 				return nil, e
@@ -451,6 +459,24 @@ func trimInt(b []byte) []byte {
 		b = b[1:]
 	}
 	return b
+}
+
+// refusedByClaims runs the checks that need no key (iss, aud, exp, nbf,
+// iat, in Verify's order) and returns the first failure. The claims are not
+// verified yet, so this may only refuse: it tells that a token would be
+// refused even with a good signature, never that it is good. The scope
+// check is left out because a missing scope is answered with 403
+// insufficient_scope (RFC 6750 §3.1), which would tell the client that its
+// unverified token is otherwise valid.
+func (v *Verifier) refusedByClaims(c *rawClaims, now time.Time) *Error {
+	if e := v.checkIssuer(c); e != nil {
+		return e
+	}
+	if e := v.checkAudience(c); e != nil {
+		return e
+	}
+	_, _, e := v.checkTimes(c, now, func(_ Check, e *Error) bool { return e != nil })
+	return e
 }
 
 func (v *Verifier) checkIssuer(c *rawClaims) *Error {
