@@ -1,8 +1,10 @@
 package verify
 
 import (
-	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/gatehouse/gatehouse/oauth"
 )
@@ -43,8 +45,26 @@ type Claims struct {
 // exactly.
 func (c *Claims) HasScope(scope string) bool { return contains(c.Scopes, scope) }
 
-// Unmarshal decodes the raw payload into v with encoding/json, for claims
-// beyond the registered ones. The payload has already passed the strict
-// parser, so there are no duplicate members for encoding/json to resolve;
-// note that encoding/json matches struct field names case-insensitively.
-func (c *Claims) Unmarshal(v any) error { return json.Unmarshal(c.Raw, v) }
+// Unmarshal decodes the raw payload into v, for claims beyond the
+// registered ones. Claim names are case-sensitive (RFC 7519 §4), and so is
+// the decoding: a member fills a struct field only when its name equals
+// the field's json tag, or its Go name when untagged, exactly. (Unlike
+// encoding/json, which would fill a field tagged "role" from a member
+// "ROLE" that the issuer may have let a user choose.) Payloads with
+// repeated member names, exactly or up to case, are refused: Verify
+// refuses such tokens already, and the check is repeated here for Claims
+// built by hand.
+//
+// Decoding follows JSON v2 semantics (github.com/go-json-experiment/json,
+// the implementation of the proposed encoding/json/v2): besides exact name
+// matching, a JSON null sets a non-pointer field to its zero value.
+func (c *Claims) Unmarshal(v any) error {
+	s := scanner{s: string(c.Raw)}
+	if err := s.skip(); err != nil {
+		return fmt.Errorf("verify: claims: %w", err)
+	}
+	if err := s.end(); err != nil {
+		return fmt.Errorf("verify: claims: %w", err)
+	}
+	return json.Unmarshal(c.Raw, v)
+}

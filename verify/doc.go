@@ -13,12 +13,15 @@
 // a check), the algorithm allowlist is configuration and never includes
 // "none" or HMAC, keys come only from the issuer's JWK Set (never from the
 // token's jwk, jku, x5u or x5c headers), and every failure is an *Error
-// naming the check, the reason and the offending value.
+// naming the check, a Code for programs, the reason and the offending
+// value.
 //
 // The hot path uses the standard library's crypto and a strict parser of
-// its own for the compact JWS and its JSON (duplicate members, invalid
-// UTF-8 and trailing data are refused), and it fetches nothing while the
-// token's kid is known. Explain runs the same checks for diagnosis.
+// its own for the compact JWS and its JSON (duplicate members, member names
+// differing only in case, invalid UTF-8 and trailing data are refused), and
+// it fetches nothing while the token's kid is known, nor for an unknown kid
+// on a token that its iss, aud or validity period rules out anyway.
+// Explain runs the same checks for diagnosis.
 //
 // What it does not do: revocation (RFC 7662 introspection), sender
 // constraints (DPoP, mTLS), replay detection by jti, and extracting the

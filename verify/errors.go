@@ -6,6 +6,9 @@ import (
 
 // Check names one step of the verification pipeline. The constants are
 // listed in the order Verify runs them; the first failing step stops it.
+// One exception: when the token's kid is unknown, the iss, aud and time
+// checks are consulted before refetching the issuer's keys, and if one of
+// them fails it is reported instead of CheckKey (see Verify).
 //
 // A Check is also an error value so that callers can write
 // errors.Is(err, verify.CheckAudience) without type assertions.
@@ -30,7 +33,8 @@ const (
 	// understands no extension.
 	CheckCrit Check = "crit"
 	// CheckKey is the selection of the verification key by "kid" from the
-	// issuer's JWK Set (RFC 7517 §5), including the refresh on an unknown kid.
+	// issuer's JWK Set (RFC 7517 §5), including the refresh on an unknown
+	// kid (made only for a token no key-independent check refuses).
 	CheckKey Check = "key"
 	// CheckSignature is the JWS signature (RFC 7515 §5.2, RFC 7518 §3).
 	CheckSignature Check = "signature"
@@ -69,15 +73,66 @@ func (c Check) Error() string { return string(c) }
 // String returns the check's name ("aud", "exp", ...).
 func (c Check) String() string { return string(c) }
 
+// Code says, within a Check, what kind of failure it was. Reason is prose
+// for people and may be reworded between versions; a Code is a stable
+// value for programs (metrics, alerting, choosing a fix) to switch on. Read
+// it together with Check: CodeMissing under CheckIssuer means no iss.
+type Code string
+
+// The codes. Every *Error this package returns has one of them.
+const (
+	// CodeMissing: the header or claim the check needs is absent (alg,
+	// typ, kid, iss, aud, exp).
+	CodeMissing Code = "missing"
+	// CodeWrongType: a registered claim has the wrong JSON type, such as a
+	// numeric iss or an exp given as a string. (A header of the wrong type
+	// is a CheckFormat failure, CodeMalformed.)
+	CodeWrongType Code = "wrong_type"
+	// CodeNotAccepted: the value is well-formed but not one this verifier
+	// accepts: a token over MaxTokenBytes, an alg outside Config.Algorithms,
+	// a typ outside Config.Types, any crit header, an iss other than
+	// Config.Issuer, an aud without Config.Audience, or missing scopes.
+	CodeNotAccepted Code = "not_accepted"
+	// CodeMalformed: the token is not a compact JWS of strict base64url and
+	// strict JSON (CheckFormat).
+	CodeMalformed Code = "malformed"
+	// CodeDuplicateMember: a JSON object in the header or payload repeats a
+	// member name, exactly or differing only in case (CheckFormat).
+	CodeDuplicateMember Code = "duplicate_member"
+	// CodeForbiddenAlg: alg is "none" or an HMAC algorithm, which no
+	// configuration can enable; it is the signature of a forgery attempt.
+	CodeForbiddenAlg Code = "forbidden_alg"
+	// CodeKeyMismatch: the kid names an issuer key of another algorithm
+	// than the token's alg (CheckAlgorithm, RFC 8725 §3.1).
+	CodeKeyMismatch Code = "key_mismatch"
+	// CodeUnknownKey: the issuer's key set has no key with the token's kid,
+	// whether or not it was refetched (Reason says which).
+	CodeUnknownKey Code = "unknown_key"
+	// CodeKeyRefreshFailed: the kid is unknown and refetching the key set
+	// failed; Error.Err holds the cause.
+	CodeKeyRefreshFailed Code = "key_refresh_failed"
+	// CodeBadSignature: the signature does not verify with the selected
+	// key (CheckSignature).
+	CodeBadSignature Code = "bad_signature"
+	// CodeExpired: exp, plus the leeway, has passed (CheckExpiry).
+	CodeExpired Code = "expired"
+	// CodeInFuture: nbf or iat, less the leeway, is still in the future
+	// (CheckNotBefore, CheckIssuedAt).
+	CodeInFuture Code = "in_future"
+)
+
 // Error is the one error type Verify returns for a refused token. It says
-// which check failed (Check), why (Reason), the offending value taken from
-// the token (Value) and, where there is one, what was expected (Want).
+// which check failed (Check) and how (Code), why in words (Reason), the
+// offending value taken from the token (Value) and, where there is one,
+// what was expected (Want).
 //
 // Value comes from an attacker-controlled token: callers that log it or put
 // it in a response must treat it as untrusted text. Description returns the
 // text meant for an RFC 6750 error_description.
 type Error struct {
-	Check  Check
+	// Check is the step that refused the token.
+	Check Check
+	// Reason explains the failure in a sentence, for logs and people.
 	Reason string
 	// Value is the token's offending value: the space-joined audience for
 	// CheckAudience, the issuer for CheckIssuer, the kid for CheckKey, the
@@ -89,6 +144,10 @@ type Error struct {
 	Want string
 	// Err is an underlying cause, such as a failed JWKS fetch.
 	Err error
+	// Code is the kind of failure within Check, for programs; see Code.
+	// It was added after the other fields, so Errors built elsewhere (fakes
+	// in tests) may leave it empty.
+	Code Code
 }
 
 // Error returns "verify: <check>: <reason>".
@@ -184,6 +243,6 @@ func sanitizeDescription(s string) string {
 	return b.String()
 }
 
-func fail(c Check, reason, value, want string) *Error {
-	return &Error{Check: c, Reason: reason, Value: value, Want: want}
+func fail(c Check, code Code, reason, value, want string) *Error {
+	return &Error{Check: c, Code: code, Reason: reason, Value: value, Want: want}
 }

@@ -79,16 +79,27 @@ func (v *Verifier) Explain(ctx context.Context, token string, requiredScopes ...
 	return x
 }
 
-// hint suggests how to fix e. claims may be nil.
+// hint suggests how to fix e. claims may be nil. It goes by e's Check and
+// Code, never by the wording of e.Reason, which is free to change.
 func (v *Verifier) hint(e *Error, c *Claims) string {
+	if e.Code == CodeWrongType {
+		// Every check that reports a wrong type is named after its claim.
+		return "the issuer puts " + string(e.Check) + " in its tokens with the wrong JSON type (RFC 7519 §4.1); fix the issuer"
+	}
 	switch e.Check {
 	case CheckSize:
 		return "access tokens should be small; check what the issuer puts in them, or raise MaxTokenBytes"
 	case CheckFormat:
+		if e.Code == CodeDuplicateMember {
+			return "the token's JSON repeats a member name, or has two names differing only in case, which decoders resolve differently; no correct issuer produces that, so fix the issuer or suspect a crafted token"
+		}
 		return "pass the access token itself (three base64url parts separated by dots), not a refresh token, an ID token wrapper or an Authorization header value"
 	case CheckAlgorithm:
-		if strings.HasPrefix(e.Reason, "the token says alg") {
+		switch e.Code {
+		case CodeKeyMismatch:
 			return "the token's alg does not match its key's: it was forged, or the issuer reuses a kid across algorithms"
+		case CodeForbiddenAlg:
+			return "alg none and HMAC algorithms can never be enabled: the token is forged, or the issuer is misconfigured; configure it to sign with one of " + strings.Join(v.cfg.algs, ", ")
 		}
 		return "configure the issuer to sign with one of " + strings.Join(v.cfg.algs, ", ") + ", or add its algorithm to Config.Algorithms (none and HMAC are never possible)"
 	case CheckType:
@@ -96,8 +107,11 @@ func (v *Verifier) hint(e *Error, c *Claims) string {
 	case CheckCrit:
 		return "the issuer uses a JWS extension this verifier does not support; configure it not to"
 	case CheckKey:
-		if e.Err != nil {
+		switch e.Code {
+		case CodeKeyRefreshFailed:
 			return "the issuer's JWKS could not be fetched; check that " + v.keys.url + " is reachable from here"
+		case CodeMissing:
+			return "configure the issuer to put its signing key's kid in every token header; without one no key can be chosen"
 		}
 		return "the token was signed by a key the issuer does not publish: it comes from another issuer or instance, or its key was retired; get a new token from " + v.cfg.Issuer
 	case CheckSignature:
@@ -116,7 +130,7 @@ func (v *Verifier) hint(e *Error, c *Claims) string {
 		want := v.cfg.Audience
 		return "this token was issued to " + who + ", whose audience does not include " + want + "; add " + want + " to its audience in the identity provider or request it with resource=" + want
 	case CheckExpiry:
-		if e.Value == "" && e.Reason != "" && strings.Contains(e.Reason, "no exp") {
+		if e.Code == CodeMissing {
 			return "configure the issuer to set exp on access tokens"
 		}
 		return "get a new token (use the refresh token or repeat the grant); if it just expired, check that both clocks are synchronised (NTP)"

@@ -98,3 +98,37 @@ func TestExplain(t *testing.T) {
 		}
 	})
 }
+
+// TestHintByCode: Explain picks a hint by the error's Check and Code, so
+// rewording a Reason cannot change it. Each Reason here is deliberately
+// misleading wording.
+func TestHintByCode(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		check  verify.Check
+		code   verify.Code
+		reason string
+		want   string // a fragment of the hint
+	}{
+		{verify.CheckAlgorithm, verify.CodeKeyMismatch, "alg differs", "does not match its key's"},
+		{verify.CheckAlgorithm, verify.CodeNotAccepted, "the token says alg ES384", "add its algorithm to Config.Algorithms"},
+		{verify.CheckAlgorithm, verify.CodeForbiddenAlg, "the token says alg none", "can never be enabled"},
+		{verify.CheckExpiry, verify.CodeMissing, "exp absent", "set exp on access tokens"},
+		{verify.CheckExpiry, verify.CodeExpired, "no exp leeway left", "get a new token"},
+		{verify.CheckExpiry, verify.CodeWrongType, "no exp", "wrong JSON type"},
+		{verify.CheckIssuer, verify.CodeWrongType, "iss", "puts iss in its tokens with the wrong JSON type"},
+		{verify.CheckKey, verify.CodeKeyRefreshFailed, "no key", "could not be fetched"},
+		{verify.CheckKey, verify.CodeUnknownKey, "could not be fetched", "does not publish"},
+		{verify.CheckKey, verify.CodeMissing, "no key with kid", "kid in every token header"},
+		{verify.CheckFormat, verify.CodeDuplicateMember, "malformed", "differing only in case"},
+		{verify.CheckFormat, verify.CodeMalformed, "duplicate member", "three base64url parts"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.check)+"/"+string(tt.code), func(t *testing.T) {
+			got := verify.Hint(e.v, &verify.Error{Check: tt.check, Code: tt.code, Reason: tt.reason})
+			if !strings.Contains(got, tt.want) {
+				t.Errorf("hint %q, want it to contain %q", got, tt.want)
+			}
+		})
+	}
+}

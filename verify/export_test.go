@@ -14,3 +14,6 @@ func CacheLen(v *Verifier) int {
 
 // JWKSFetches reports how many JWKS fetches v started after New.
 func JWKSFetches(v *Verifier) int64 { return v.keys.fetches.Load() }
+
+// Hint is the fix Explain would suggest for e.
+func Hint(v *Verifier, e *Error) string { return v.hint(e, nil) }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +129,9 @@ func checkClaims(t *testing.T, payload []byte, c *rawClaims) {
 	if err := json.Unmarshal(payload, &m); err != nil {
 		t.Fatalf("accepted payload encoding/json refuses: %v", err)
 	}
+	if twins := caseTwins(payload); twins != "" {
+		t.Fatalf("accepted payload with %s", twins)
+	}
 	for name, got := range map[string]string{"iss": c.iss, "sub": c.sub, "azp": c.azp, "client_id": c.clientID, "scope": c.scope, "jti": c.jti} {
 		want, isStr := m[name].(string)
 		_, present := m[name]
@@ -185,4 +189,128 @@ func checkClaims(t *testing.T, payload []byte, c *rawClaims) {
 
 func claimIndex(name string) int {
 	return map[string]int{"iss": cIss, "sub": cSub, "aud": cAud, "azp": cAzp, "client_id": cClientID, "scope": cScope, "exp": cExp, "nbf": cNbf, "iat": cIat, "jti": cJti}[name]
+}
+
+// FuzzFoldKey checks that foldKey equates exactly the names strings.EqualFold
+// (and so encoding/json v1) equates.
+//
+//	go test ./verify -run '^$' -fuzz FuzzFoldKey -fuzztime 20s
+func FuzzFoldKey(f *testing.F) {
+	for _, p := range [][2]string{
+		{"role", "ROLE"}, {"kid", "\u212Aid"}, {"scope", "\u017Fcope"}, {"i", "\u0130"}, {"\u03a3", "\u03c2"},
+		{"x", "X"}, {"sub", "sub"}, {"aud", "aud "}, {"\u00e9", "\u00c9"}, {"", ""},
+	} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if !utf8.ValidString(a) || !utf8.ValidString(b) {
+			return // the scanner refuses invalid UTF-8 before folding
+		}
+		if got, want := foldKey(a) == foldKey(b), strings.EqualFold(a, b); got != want {
+			t.Fatalf("foldKey(%q) == foldKey(%q) is %v; EqualFold says %v", a, b, got, want)
+		}
+		if k := foldKey(a); foldKey(k) != k || !strings.EqualFold(k, a) {
+			t.Fatalf("foldKey(%q) = %q is not a fixed point of its class", a, k)
+		}
+	})
+}
+
+// FuzzJWKS feeds arbitrary bytes to the JWK Set parser and cross-checks
+// what it accepts against encoding/json: valid JSON without repeated or
+// case-twin names, and every key it loaded backed by a member whose exact
+// kid and kty encoding/json sees.
+//
+//	go test ./verify -run '^$' -fuzz FuzzJWKS -fuzztime 20s
+func FuzzJWKS(f *testing.F) {
+	es, ed, rs := testkit.ES256Key("es"), testkit.EdDSAKey("ed"), testkit.RS256Key("rs", 0)
+	f.Add(testkit.JWKS(es, ed, rs))
+	f.Add(testkit.JWKS(es, testkit.ES256Key("es")))
+	for _, s := range []string{
+		`{"keys":[]}`, `{"keys":null}`, `{"keys":[null,1,"x",{}]}`, `{"KEYS":[]}`, `{"keys":[],"Keys":[]}`,
+		`{"keys":[{"kty":"EC","KTY":"RSA"}]}`, `{"keys":[{"kid":"a","kid":"b"}]}`, `{"keys":[{"kid":1,"key_ops":["verify",2]}]}`,
+		`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"\u212A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		snap, err := parseJWKS(body)
+		if err != nil {
+			return
+		}
+		if !json.Valid(body) || !utf8.Valid(body) {
+			t.Fatalf("accepted invalid JSON %q", body)
+		}
+		if twins := caseTwins(body); twins != "" {
+			t.Fatalf("accepted a set with %s", twins)
+		}
+		var set struct {
+			Keys []any `json:"keys"`
+		}
+		if err := json.Unmarshal(body, &set); err != nil {
+			t.Fatalf("encoding/json refuses an accepted set: %v", err)
+		}
+		for kid, keys := range snap.byKid {
+			for _, k := range keys {
+				found := false
+				for _, raw := range set.Keys {
+					m, _ := raw.(map[string]any)
+					if m["kid"] == kid && m["kty"] == map[string]string{"ES256": "EC", "EdDSA": "OKP", "RS256": "RSA"}[k.alg] {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("key %q (%s) loaded without a member with that exact kid and kty", kid, k.alg)
+				}
+			}
+		}
+	})
+}
+
+// caseTwins walks JSON with encoding/json's tokenizer, independently of the
+// scanner, and describes the first object whose member names repeat up to
+// case (strings.EqualFold), or returns "".
+func caseTwins(data []byte) string {
+	type frame struct {
+		object, wantKey bool
+		names           []string
+	}
+	var stack []*frame
+	// done marks the end of one value inside the enclosing frame.
+	done := func() {
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].wantKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "" // io.EOF, or invalid JSON, which callers test otherwise
+		}
+		top := (*frame)(nil)
+		if n := len(stack); n > 0 {
+			top = stack[n-1]
+		}
+		if name, ok := tok.(string); ok && top != nil && top.object && top.wantKey {
+			for _, prev := range top.names {
+				if strings.EqualFold(prev, name) {
+					return "members " + strconv.Quote(prev) + " and " + strconv.Quote(name)
+				}
+			}
+			top.names = append(top.names, name)
+			top.wantKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			done()
+		default:
+			done()
+		}
+	}
 }

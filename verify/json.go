@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -24,6 +25,9 @@ const maxDepth = 32
 type jsonError struct {
 	msg string
 	off int
+	// dup marks a repeated member name (exactly or up to case), which the
+	// verifier reports with its own Code.
+	dup bool
 }
 
 func (e *jsonError) Error() string {
@@ -44,6 +48,8 @@ type scanner struct {
 }
 
 func (s *scanner) errf(msg string) error { return &jsonError{msg: msg, off: s.pos} }
+
+func (s *scanner) errDup(msg string) error { return &jsonError{msg: msg, off: s.pos, dup: true} }
 
 func (s *scanner) skipWS() {
 	for s.pos < len(s.s) {
@@ -76,7 +82,11 @@ func (s *scanner) end() error {
 
 // object reads one JSON object, calling member for each name with the
 // scanner positioned at the value; member must consume exactly that value.
-// Duplicate names (after unescaping) are refused.
+// Duplicate names (after unescaping) are refused, and so are names that
+// differ only in case ("role" and "ROLE", or "scope" and "\u017fcope"): RFC
+// 7519 names are case-sensitive, but encoding/json v1 and many other
+// decoders match them case-insensitively, so such twins would let the
+// value a caller's decoder picks differ from the one checked here.
 func (s *scanner) object(member func(name string) error) error {
 	if s.peek() != '{' {
 		return s.errf("expected JSON object")
@@ -86,11 +96,12 @@ func (s *scanner) object(member func(name string) error) error {
 		return s.errf("JSON nested too deeply")
 	}
 	s.pos++
-	// Names are remembered in a small stack array; the few objects with more
-	// members spill into a map so duplicate detection stays linear.
-	var small [16]string
+	// Names are remembered with their fold keys (see foldKey) in a small
+	// stack array; the few objects with more members spill into a map so
+	// duplicate detection stays linear.
+	var small [16]seenName
 	n := 0
-	var many map[string]struct{}
+	var many map[string]string // fold key -> name
 	if s.peek() == '}' {
 		s.pos++
 		s.depth--
@@ -104,27 +115,37 @@ func (s *scanner) object(member func(name string) error) error {
 		if err != nil {
 			return err
 		}
+		key := foldKey(name)
+		prev, dup := "", false
 		if many != nil {
-			if _, dup := many[name]; dup {
-				return s.errf("duplicate member " + strconv.Quote(name))
+			if prev, dup = many[key]; !dup {
+				many[key] = name
 			}
-			many[name] = struct{}{}
 		} else {
-			for _, prev := range small[:n] {
-				if prev == name {
-					return s.errf("duplicate member " + strconv.Quote(name))
+			for _, p := range small[:n] {
+				if p.key == key {
+					prev, dup = p.name, true
+					break
 				}
 			}
-			if n < len(small) {
-				small[n] = name
+			switch {
+			case dup:
+			case n < len(small):
+				small[n] = seenName{name, key}
 				n++
-			} else {
-				many = make(map[string]struct{}, 2*len(small))
-				for _, prev := range small {
-					many[prev] = struct{}{}
+			default:
+				many = make(map[string]string, 2*len(small))
+				for _, p := range small {
+					many[p.key] = p.name
 				}
-				many[name] = struct{}{}
+				many[key] = name
 			}
+		}
+		if dup {
+			if prev == name {
+				return s.errDup("duplicate member " + strconv.Quote(name))
+			}
+			return s.errDup("members " + strconv.Quote(prev) + " and " + strconv.Quote(name) + " differ only in case")
 		}
 		if s.peek() != ':' {
 			return s.errf("expected ':' after member name")
@@ -145,6 +166,51 @@ func (s *scanner) object(member func(name string) error) error {
 			return s.errf("expected ',' or '}' in object")
 		}
 	}
+}
+
+// seenName is a member name already read in an object, with its fold key.
+type seenName struct{ name, key string }
+
+// foldKey maps name to a key such that two names have the same key exactly
+// when strings.EqualFold reports them equal, which is also how
+// encoding/json v1 matches names: every rune is replaced by one fixed
+// member of its Unicode simple-folding orbit (unicode.SimpleFold). The
+// representative is the ASCII lower-case letter when the orbit has one, so
+// the usual lower-case ASCII names are their own key and cost no
+// allocation; otherwise it is the orbit's smallest rune.
+func foldKey(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= utf8.RuneSelf || 'A' <= c && c <= 'Z' {
+			var b strings.Builder
+			b.Grow(len(name))
+			for _, r := range name {
+				b.WriteRune(foldRune(r))
+			}
+			return b.String()
+		}
+	}
+	return name
+}
+
+// foldRune returns the representative of r's simple-folding orbit (see
+// foldKey). The orbits of 'k' and 's' hold non-ASCII runes too (U+212A
+// KELVIN SIGN, U+017F LATIN SMALL LETTER LONG S), which is why non-ASCII
+// runes are folded through the whole orbit rather than with ToLower.
+func foldRune(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	}
+	best := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if 'a' <= f && f <= 'z' {
+			return f
+		}
+		best = min(best, f)
+	}
+	return best
 }
 
 // array reads one JSON array, calling elem with the scanner positioned at
@@ -306,16 +372,16 @@ func (s *scanner) unescape(raw string, off int) (string, error) {
 			case r >= 0xD800 && r < 0xDC00:
 				// A high surrogate must be followed by an escaped low one.
 				if i+6 > len(raw) || raw[i] != '\\' || raw[i+1] != 'u' {
-					return "", &jsonError{"unpaired surrogate in string", off + i}
+					return "", &jsonError{msg: "unpaired surrogate in string", off: off + i}
 				}
 				lo, _ := hex4(raw[i+2 : i+6])
 				if lo < 0xDC00 || lo > 0xDFFF {
-					return "", &jsonError{"unpaired surrogate in string", off + i}
+					return "", &jsonError{msg: "unpaired surrogate in string", off: off + i}
 				}
 				i += 6
 				b.WriteRune(0x10000 + (r-0xD800)<<10 + (lo - 0xDC00))
 			case r >= 0xDC00 && r <= 0xDFFF:
-				return "", &jsonError{"unpaired surrogate in string", off + i}
+				return "", &jsonError{msg: "unpaired surrogate in string", off: off + i}
 			default:
 				b.WriteRune(r)
 			}

@@ -78,7 +78,15 @@ var errRateLimited = errors.New("key set refreshed less than the minimum refresh
 // the kid is unknown. A kid that exists only for other algorithms is an
 // algorithm failure, not a key failure: RFC 8725 §3.1 requires the alg to
 // match the key, and the key decides.
-func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*key, *Error) {
+//
+// Before treating a kid as unknown, lookup asks refused whether the token
+// fails a check that needs no key; if so it returns that error and neither
+// refreshes nor reports a key failure. Tokens from another issuer, for
+// another API or long expired then cost no fetch (and cannot use up the
+// refresh budget that a real key rotation needs), and their error names the
+// actual problem. refused only ever refuses: the claims it reads are not
+// verified yet.
+func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time, refused func() *Error) (*key, *Error) {
 	snap := ks.cur.Load()
 	if ks.url != "" && ks.maxAge > 0 && now.Sub(snap.fetched) > ks.maxAge && ks.mayFetch(now) {
 		ks.start(ctx, now) // background; the current keys serve meanwhile
@@ -86,9 +94,14 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 	if kid == "" {
 		// Without a kid no refresh could help; do not let such tokens
 		// trigger fetches.
-		return nil, fail(CheckKey, "the token has no kid header, so no key can be selected", "", "")
+		return nil, fail(CheckKey, CodeMissing, "the token has no kid header, so no key can be selected", "", "")
 	}
 	keys := snap.byKid[kid]
+	if keys == nil {
+		if e := refused(); e != nil {
+			return nil, e
+		}
+	}
 	var refreshErr error
 	if keys == nil && ks.url != "" {
 		refreshErr = ks.refresh(ctx, now, false)
@@ -101,9 +114,9 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 		}
 	}
 	if len(keys) > 0 {
-		return nil, fail(CheckAlgorithm, "the token says alg "+alg+" but key "+kid+" is an "+keys[0].alg+" key", alg, keys[0].alg)
+		return nil, fail(CheckAlgorithm, CodeKeyMismatch, "the token says alg "+alg+" but key "+kid+" is an "+keys[0].alg+" key", alg, keys[0].alg)
 	}
-	e := fail(CheckKey, "no key with kid "+kid+" in the issuer's key set", kid, "")
+	e := fail(CheckKey, CodeUnknownKey, "no key with kid "+kid+" in the issuer's key set", kid, "")
 	switch {
 	case ks.url == "":
 		e.Reason = "no key with kid " + kid + " in the static key set"
@@ -111,6 +124,7 @@ func (ks *keySet) lookup(ctx context.Context, kid, alg string, now time.Time) (*
 		e.Reason += " (not refetched: the last fetch was less than " + ks.minInterval.String() + " ago)"
 	case refreshErr != nil:
 		e.Reason += " and the key set could not be refreshed"
+		e.Code = CodeKeyRefreshFailed
 		e.Err = refreshErr
 	default:
 		e.Reason += ", even after refetching it"
@@ -303,49 +317,124 @@ func checkURL(raw string, insecure bool) error {
 	return fmt.Errorf("%q: unsupported scheme %q", raw, u.Scheme)
 }
 
-// jwk is one member of a JWK Set (RFC 7517 §4, RFC 7518 §6).
+// jwk is one member of a JWK Set (RFC 7517 §4, RFC 7518 §6): the members
+// this verifier reads. Values are substrings of the set's text.
 type jwk struct {
-	Kty    string   `json:"kty"`
-	Kid    string   `json:"kid"`
-	Use    string   `json:"use"`
-	Alg    string   `json:"alg"`
-	KeyOps []string `json:"key_ops"`
-	Crv    string   `json:"crv"`
-	X      string   `json:"x"`
-	Y      string   `json:"y"`
-	N      string   `json:"n"`
-	E      string   `json:"e"`
+	Kty, Kid, Use, Alg, Crv, X, Y, N, E string
+	// KeyOps is nil when "key_ops" is absent, and non-nil (maybe empty)
+	// when present.
+	KeyOps []string
 }
 
-// parseJWKS parses a JWK Set. Keys this verifier cannot use (encryption
-// keys, unsupported types or curves, short RSA moduli, keys without kid)
-// are skipped and noted, as RFC 7517 §5 asks; a set that is not JSON is an
-// error, so a broken response never replaces good keys.
+// parseJWKS parses a JWK Set with the same strict JSON reader as tokens,
+// not encoding/json: member names match exactly, and a set that repeats a
+// member name anywhere, exactly or up to case ("kty" and "KTY", "x" and
+// "X"), is refused as a whole, since decoders disagree on which of the two
+// counts and these keys decide every verification. Keys this verifier
+// cannot use (encryption keys, unsupported types or curves, short RSA
+// moduli, keys without kid, members of the wrong type) are skipped and
+// noted, as RFC 7517 §5 asks; a set that is not strict JSON is an error,
+// so a broken response never replaces good keys.
 func parseJWKS(body []byte) (*keySnapshot, error) {
-	var set struct {
-		Keys []json.RawMessage `json:"keys"`
+	s := scanner{s: string(body)}
+	snap := &keySnapshot{byKid: make(map[string][]*key)}
+	found := false
+	err := s.object(func(name string) error {
+		if name != "keys" {
+			return s.skip()
+		}
+		found = true
+		if s.peek() != '[' {
+			return s.errf(`"keys" is not an array`)
+		}
+		i := -1
+		return s.array(func() error {
+			i++
+			if s.peek() != '{' {
+				snap.skipped = append(snap.skipped, fmt.Sprintf("key %d: not a JSON object", i))
+				return s.skip()
+			}
+			j, bad, err := readJWK(&s)
+			if err != nil {
+				return err
+			}
+			if bad != "" {
+				snap.skipped = append(snap.skipped, fmt.Sprintf("key %d (kid %q): %s", i, j.Kid, bad))
+				return nil
+			}
+			k, err := parseJWK(&j)
+			if err != nil {
+				snap.skipped = append(snap.skipped, fmt.Sprintf("key %d (kid %q): %v", i, j.Kid, err))
+				return nil
+			}
+			snap.byKid[k.kid] = append(snap.byKid[k.kid], k)
+			return nil
+		})
+	})
+	if err == nil {
+		err = s.end()
 	}
-	if err := json.Unmarshal(body, &set); err != nil {
+	if err != nil {
 		return nil, err
 	}
-	if set.Keys == nil {
+	if !found {
 		return nil, errors.New(`no "keys" array`)
 	}
-	snap := &keySnapshot{byKid: make(map[string][]*key, len(set.Keys))}
-	for i, raw := range set.Keys {
-		var j jwk
-		if err := json.Unmarshal(raw, &j); err != nil {
-			snap.skipped = append(snap.skipped, fmt.Sprintf("key %d: %v", i, err))
-			continue
-		}
-		k, err := parseJWK(&j)
-		if err != nil {
-			snap.skipped = append(snap.skipped, fmt.Sprintf("key %d (kid %q): %v", i, j.Kid, err))
-			continue
-		}
-		snap.byKid[k.kid] = append(snap.byKid[k.kid], k)
-	}
 	return snap, nil
+}
+
+// readJWK reads one JWK object. A syntax error (including a repeated
+// name) is err and fails the whole set; a member of the wrong type only
+// makes the key unusable, reported in bad.
+func readJWK(s *scanner) (j jwk, bad string, err error) {
+	err = s.object(func(name string) error {
+		var dst *string
+		switch name {
+		case "kty":
+			dst = &j.Kty
+		case "kid":
+			dst = &j.Kid
+		case "use":
+			dst = &j.Use
+		case "alg":
+			dst = &j.Alg
+		case "crv":
+			dst = &j.Crv
+		case "x":
+			dst = &j.X
+		case "y":
+			dst = &j.Y
+		case "n":
+			dst = &j.N
+		case "e":
+			dst = &j.E
+		case "key_ops":
+			if s.peek() != '[' {
+				bad = "key_ops is not an array of strings"
+				return s.skip()
+			}
+			j.KeyOps = []string{}
+			return s.array(func() error {
+				if !s.isString() {
+					bad = "key_ops is not an array of strings"
+					return s.skip()
+				}
+				op, err := s.str()
+				j.KeyOps = append(j.KeyOps, op)
+				return err
+			})
+		default:
+			return s.skip()
+		}
+		if !s.isString() {
+			bad = name + " is not a string"
+			return s.skip()
+		}
+		v, err := s.str()
+		*dst = v
+		return err
+	})
+	return j, bad, err
 }
 
 func parseJWK(j *jwk) (*key, error) {
@@ -358,7 +447,9 @@ func parseJWK(j *jwk) (*key, error) {
 	if j.KeyOps != nil && !slices.Contains(j.KeyOps, "verify") {
 		return nil, errors.New(`key_ops lacks "verify"`)
 	}
-	k := &key{kid: j.Kid}
+	// The kid is a substring of the whole fetched set; a copy lets that be
+	// collected.
+	k := &key{kid: strings.Clone(j.Kid)}
 	switch {
 	case j.Kty == "EC" && j.Crv == "P-256":
 		k.alg = "ES256"

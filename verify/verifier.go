@@ -99,8 +99,10 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 //  4. typ: one of Config.Types (RFC 9068 §2.1);
 //  5. crit: absent (RFC 7515 §4.1.11; no extension is understood);
 //  6. key: the issuer's key with the token's kid; an unknown kid triggers
-//     one rate-limited JWKS refresh. Keys named by the token itself (jwk,
-//     jku, x5u, x5c headers) are never used or fetched;
+//     one rate-limited JWKS refresh, unless one of checks 8 to 10 refuses
+//     the token anyway: then that check's error is returned and nothing is
+//     fetched. Keys named by the token itself (jwk, jku, x5u, x5c headers)
+//     are never used or fetched;
 //  7. signature;
 //  8. iss equals Config.Issuer exactly;
 //  9. aud (string or array) contains Config.Audience, case-sensitively;
@@ -180,7 +182,7 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 	}
 
 	if len(token) > v.cfg.MaxTokenBytes {
-		e := fail(CheckSize, fmt.Sprintf("the token is %d bytes; at most %d are accepted", len(token), v.cfg.MaxTokenBytes), "", "")
+		e := fail(CheckSize, CodeNotAccepted, fmt.Sprintf("the token is %d bytes; at most %d are accepted", len(token), v.cfg.MaxTokenBytes), "", "")
 		step(CheckSize, e)
 		return nil, e
 	}
@@ -212,7 +214,7 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 	}
 	critOK := !p.hdr.hasCrit
 	if !critOK {
-		e := fail(CheckCrit, "the token marks headers as critical ("+p.hdr.crit+"); no JWS extension is supported, so it must be refused (RFC 7515 §4.1.11)", p.hdr.crit, "")
+		e := fail(CheckCrit, CodeNotAccepted, "the token marks headers as critical ("+p.hdr.crit+"); no JWS extension is supported, so it must be refused (RFC 7515 §4.1.11)", p.hdr.crit, "")
 		if step(CheckCrit, e) {
 			return nil, e
 		}
@@ -223,15 +225,21 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 	var k *key
 	if algOK {
 		var e *Error
-		k, e = v.keys.lookup(ctx, p.hdr.kid, p.hdr.alg, now)
+		k, e = v.keys.lookup(ctx, p.hdr.kid, p.hdr.alg, now, func() *Error { return v.refusedByClaims(&p.claims, now) })
 		if e != nil {
-			if e.Check == CheckAlgorithm {
+			switch e.Check {
+			case CheckAlgorithm:
 				// The kid exists but for another algorithm: the alg check
 				// fails after all, and the key step has nothing to report.
 				step(CheckAlgorithm, e)
 				skip(CheckKey, "the key "+p.hdr.kid+" exists only for another algorithm")
-			} else {
+			case CheckKey:
 				step(CheckKey, e)
+			default:
+				// The kid is unknown, and a claim check refuses the token
+				// whatever its key: that check is the verdict. Explain
+				// records it below, where the claim checks run.
+				skip(CheckKey, "not looked up: kid "+p.hdr.kid+" is not among the keys held, and since the "+string(e.Check)+" check refuses the token anyway, the key set was not refetched")
 			}
 			if rec == nil {
 				return nil, e
@@ -245,7 +253,7 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 
 	if k != nil && critOK {
 		if !verifySignature(k, p.c.signingInput, sig) {
-			e := fail(CheckSignature, "the signature does not match the header and payload for key "+k.kid+" ("+k.alg+"); the token was altered or signed by another key", k.kid, "")
+			e := fail(CheckSignature, CodeBadSignature, "the signature does not match the header and payload for key "+k.kid+" ("+k.alg+"); the token was altered or signed by another key", k.kid, "")
 			if step(CheckSignature, e) {
 				return nil, e
 			}
@@ -288,7 +296,7 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 	}
 	var se *Error
 	if cl.typeErr[cScope] != "" {
-		se = fail(CheckScope, cl.typeErr[cScope], "", strings.Join(scopes, " "))
+		se = fail(CheckScope, CodeWrongType, cl.typeErr[cScope], "", strings.Join(scopes, " "))
 	} else {
 		se = checkScopes(claims.Scopes, scopes)
 	}
@@ -305,7 +313,7 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 func (v *Verifier) parse(p *parsed, token string, hdrBuf, sigBuf []byte) ([]byte, *Error) {
 	c, why := splitCompact(token)
 	if why != "" {
-		return nil, fail(CheckFormat, why, "", "")
+		return nil, fail(CheckFormat, CodeMalformed, why, "", "")
 	}
 	p.c = c
 	n := b64Len(len(c.header))
@@ -315,36 +323,44 @@ func (v *Verifier) parse(p *parsed, token string, hdrBuf, sigBuf []byte) ([]byte
 	}
 	hb, ok := decodeB64(hb, c.header)
 	if !ok {
-		return nil, fail(CheckFormat, "the header is not unpadded base64url", "", "")
+		return nil, fail(CheckFormat, CodeMalformed, "the header is not unpadded base64url", "", "")
 	}
 	h, err := parseHeader(string(hb))
 	if err != nil {
-		return nil, fail(CheckFormat, "the header is not a strict JSON object: "+err.Error(), "", "")
+		return nil, fail(CheckFormat, formatCode(err), "the header is not a strict JSON object: "+err.Error(), "", "")
 	}
 	p.hdr = h
 
 	n = b64Len(len(c.payload))
 	if n < 0 {
-		return nil, fail(CheckFormat, "the payload is not unpadded base64url", "", "")
+		return nil, fail(CheckFormat, CodeMalformed, "the payload is not unpadded base64url", "", "")
 	}
 	raw, ok := decodeB64(make([]byte, 0, n), c.payload)
 	if !ok {
-		return nil, fail(CheckFormat, "the payload is not unpadded base64url", "", "")
+		return nil, fail(CheckFormat, CodeMalformed, "the payload is not unpadded base64url", "", "")
 	}
 	p.raw = raw
 	if err := parseClaims(string(raw), &p.claims); err != nil {
-		return nil, fail(CheckFormat, "the payload is not a strict JSON object: "+err.Error(), "", "")
+		return nil, fail(CheckFormat, formatCode(err), "the payload is not a strict JSON object: "+err.Error(), "", "")
 	}
 
 	n = b64Len(len(c.sig))
 	if n < 0 || n > cap(sigBuf) {
-		return nil, fail(CheckFormat, "the signature is not unpadded base64url of at most 512 bytes", "", "")
+		return nil, fail(CheckFormat, CodeMalformed, "the signature is not unpadded base64url of at most 512 bytes", "", "")
 	}
 	sig, ok := decodeB64(sigBuf, c.sig)
 	if !ok {
-		return nil, fail(CheckFormat, "the signature is not unpadded base64url", "", "")
+		return nil, fail(CheckFormat, CodeMalformed, "the signature is not unpadded base64url", "", "")
 	}
 	return sig, nil
+}
+
+// formatCode tells a repeated member name from other JSON errors.
+func formatCode(err error) Code {
+	if je, ok := err.(*jsonError); ok && je.dup {
+		return CodeDuplicateMember
+	}
+	return CodeMalformed
 }
 
 func (v *Verifier) checkAlg(alg string) *Error {
@@ -356,13 +372,13 @@ func (v *Verifier) checkAlg(alg string) *Error {
 	want := strings.Join(v.cfg.algs, " ")
 	switch {
 	case alg == "":
-		return fail(CheckAlgorithm, "the header has no alg", "", want)
+		return fail(CheckAlgorithm, CodeMissing, "the header has no alg", "", want)
 	case strings.EqualFold(alg, "none"):
-		return fail(CheckAlgorithm, `alg "none" marks an unsigned token, which is never accepted`, alg, want)
+		return fail(CheckAlgorithm, CodeForbiddenAlg, `alg "none" marks an unsigned token, which is never accepted`, alg, want)
 	case strings.HasPrefix(strings.ToUpper(alg), "HS"):
-		return fail(CheckAlgorithm, "alg "+alg+" is an HMAC algorithm, never accepted: keyed with the issuer's public key, anyone could forge it", alg, want)
+		return fail(CheckAlgorithm, CodeForbiddenAlg, "alg "+alg+" is an HMAC algorithm, never accepted: keyed with the issuer's public key, anyone could forge it", alg, want)
 	}
-	return fail(CheckAlgorithm, "alg "+alg+" is not in the allowlist ("+want+")", alg, want)
+	return fail(CheckAlgorithm, CodeNotAccepted, "alg "+alg+" is not in the allowlist ("+want+")", alg, want)
 }
 
 func (v *Verifier) checkType(h *header) *Error {
@@ -376,13 +392,13 @@ func (v *Verifier) checkType(h *header) *Error {
 	}
 	want := strings.Join(v.cfg.types, " ")
 	if !h.hasTyp {
-		return fail(CheckType, "the header has no typ; an RFC 9068 access token has typ at+jwt", "", want)
+		return fail(CheckType, CodeMissing, "the header has no typ; an RFC 9068 access token has typ at+jwt", "", want)
 	}
 	reason := "typ " + h.typ + " is not an access token type (" + want + ")"
 	if strings.EqualFold(h.typ, "JWT") {
 		reason += "; this looks like an ID token, which must never be used as an access token"
 	}
-	return fail(CheckType, reason, h.typ, want)
+	return fail(CheckType, CodeNotAccepted, reason, h.typ, want)
 }
 
 // sameMediaType compares typ values as RFC 7515 §4.1.9 says: media types
@@ -445,14 +461,32 @@ func trimInt(b []byte) []byte {
 	return b
 }
 
+// refusedByClaims runs the checks that need no key (iss, aud, exp, nbf,
+// iat, in Verify's order) and returns the first failure. The claims are not
+// verified yet, so this may only refuse: it tells that a token would be
+// refused even with a good signature, never that it is good. The scope
+// check is left out because a missing scope is answered with 403
+// insufficient_scope (RFC 6750 §3.1), which would tell the client that its
+// unverified token is otherwise valid.
+func (v *Verifier) refusedByClaims(c *rawClaims, now time.Time) *Error {
+	if e := v.checkIssuer(c); e != nil {
+		return e
+	}
+	if e := v.checkAudience(c); e != nil {
+		return e
+	}
+	_, _, e := v.checkTimes(c, now, func(_ Check, e *Error) bool { return e != nil })
+	return e
+}
+
 func (v *Verifier) checkIssuer(c *rawClaims) *Error {
 	switch {
 	case c.typeErr[cIss] != "":
-		return fail(CheckIssuer, c.typeErr[cIss], "", v.cfg.Issuer)
+		return fail(CheckIssuer, CodeWrongType, c.typeErr[cIss], "", v.cfg.Issuer)
 	case !c.has[cIss]:
-		return fail(CheckIssuer, "the token has no iss", "", v.cfg.Issuer)
+		return fail(CheckIssuer, CodeMissing, "the token has no iss", "", v.cfg.Issuer)
 	case c.iss != v.cfg.Issuer:
-		return fail(CheckIssuer, "iss "+c.iss+" is not the expected issuer "+v.cfg.Issuer, c.iss, v.cfg.Issuer)
+		return fail(CheckIssuer, CodeNotAccepted, "iss "+c.iss+" is not the expected issuer "+v.cfg.Issuer, c.iss, v.cfg.Issuer)
 	}
 	return nil
 }
@@ -461,9 +495,9 @@ func (v *Verifier) checkAudience(c *rawClaims) *Error {
 	want := v.cfg.Audience
 	switch {
 	case c.typeErr[cAud] != "":
-		return fail(CheckAudience, c.typeErr[cAud], "", want)
+		return fail(CheckAudience, CodeWrongType, c.typeErr[cAud], "", want)
 	case !c.has[cAud]:
-		return fail(CheckAudience, "the token has no aud, so it is not meant for any particular API", "", want)
+		return fail(CheckAudience, CodeMissing, "the token has no aud, so it is not meant for any particular API", "", want)
 	}
 	for _, a := range c.aud {
 		if a == want {
@@ -478,7 +512,7 @@ func (v *Verifier) checkAudience(c *rawClaims) *Error {
 			break
 		}
 	}
-	return fail(CheckAudience, reason, got, want)
+	return fail(CheckAudience, CodeNotAccepted, reason, got, want)
 }
 
 // checkTimes runs the exp, nbf and iat checks through step and returns the
@@ -494,13 +528,13 @@ func (v *Verifier) checkTimes(c *rawClaims, now time.Time, step func(Check, *Err
 	var e *Error
 	switch {
 	case c.typeErr[cExp] != "":
-		e = fail(CheckExpiry, c.typeErr[cExp], "", "")
+		e = fail(CheckExpiry, CodeWrongType, c.typeErr[cExp], "", "")
 	case !c.has[cExp]:
-		e = fail(CheckExpiry, "the token has no exp; access tokens must expire (RFC 9068 §2.2)", "", "")
+		e = fail(CheckExpiry, CodeMissing, "the token has no exp; access tokens must expire (RFC 9068 §2.2)", "", "")
 	default:
 		notAfter = c.exp.Add(leeway)
 		if !now.Before(notAfter) {
-			e = fail(CheckExpiry, "the token expired at "+c.exp.UTC().Format(time.RFC3339)+" ("+now.Sub(c.exp).Round(time.Second).String()+" ago, leeway "+leeway.String()+")", c.exp.UTC().Format(time.RFC3339), "")
+			e = fail(CheckExpiry, CodeExpired, "the token expired at "+c.exp.UTC().Format(time.RFC3339)+" ("+now.Sub(c.exp).Round(time.Second).String()+" ago, leeway "+leeway.String()+")", c.exp.UTC().Format(time.RFC3339), "")
 		}
 	}
 	if note(CheckExpiry, e) {
@@ -509,11 +543,11 @@ func (v *Verifier) checkTimes(c *rawClaims, now time.Time, step func(Check, *Err
 	e = nil
 	switch {
 	case c.typeErr[cNbf] != "":
-		e = fail(CheckNotBefore, c.typeErr[cNbf], "", "")
+		e = fail(CheckNotBefore, CodeWrongType, c.typeErr[cNbf], "", "")
 	case c.has[cNbf]:
 		notBefore = c.nbf.Add(-leeway)
 		if now.Before(notBefore) {
-			e = fail(CheckNotBefore, "the token is not valid before "+c.nbf.UTC().Format(time.RFC3339)+" (in "+c.nbf.Sub(now).Round(time.Second).String()+", leeway "+leeway.String()+")", c.nbf.UTC().Format(time.RFC3339), "")
+			e = fail(CheckNotBefore, CodeInFuture, "the token is not valid before "+c.nbf.UTC().Format(time.RFC3339)+" (in "+c.nbf.Sub(now).Round(time.Second).String()+", leeway "+leeway.String()+")", c.nbf.UTC().Format(time.RFC3339), "")
 		}
 	}
 	if note(CheckNotBefore, e) {
@@ -522,13 +556,13 @@ func (v *Verifier) checkTimes(c *rawClaims, now time.Time, step func(Check, *Err
 	e = nil
 	switch {
 	case c.typeErr[cIat] != "":
-		e = fail(CheckIssuedAt, c.typeErr[cIat], "", "")
+		e = fail(CheckIssuedAt, CodeWrongType, c.typeErr[cIat], "", "")
 	case c.has[cIat]:
 		if t := c.iat.Add(-leeway); t.After(notBefore) {
 			notBefore = t
 		}
 		if now.Before(c.iat.Add(-leeway)) {
-			e = fail(CheckIssuedAt, "the token was issued at "+c.iat.UTC().Format(time.RFC3339)+", "+c.iat.Sub(now).Round(time.Second).String()+" in the future (leeway "+leeway.String()+"); the issuer's or this host's clock is wrong", c.iat.UTC().Format(time.RFC3339), "")
+			e = fail(CheckIssuedAt, CodeInFuture, "the token was issued at "+c.iat.UTC().Format(time.RFC3339)+", "+c.iat.Sub(now).Round(time.Second).String()+" in the future (leeway "+leeway.String()+"); the issuer's or this host's clock is wrong", c.iat.UTC().Format(time.RFC3339), "")
 		}
 	}
 	note(CheckIssuedAt, e)
@@ -555,7 +589,7 @@ func checkScopes(have, required []string) *Error {
 		}
 	}
 	miss := strings.Join(m, " ")
-	return fail(CheckScope, "the token lacks the required scope(s) "+miss+" (it has: "+strings.Join(have, " ")+")", miss, strings.Join(required, " "))
+	return fail(CheckScope, CodeNotAccepted, "the token lacks the required scope(s) "+miss+" (it has: "+strings.Join(have, " ")+")", miss, strings.Join(required, " "))
 }
 
 func contains(list []string, s string) bool {

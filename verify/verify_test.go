@@ -108,7 +108,8 @@ func TestChecks(t *testing.T) {
 		token  string
 		scopes []string
 		want   verify.Check
-		value  string // expected Error.Value, when checked
+		value  string      // expected Error.Value, when checked
+		code   verify.Code // expected Error.Code, when checked
 	}{
 		{name: "valid", token: e.key.Sign(c), scopes: []string{"orders:read"}},
 		{name: "valid single audience string", token: e.key.Sign(c.With("aud", api))},
@@ -122,7 +123,7 @@ func TestChecks(t *testing.T) {
 		{name: "valid within nbf leeway", token: e.key.Sign(c.With("nbf", unix(20*time.Second)))},
 		{name: "valid without nbf and iat", token: e.key.Sign(c.Without("nbf").Without("iat"))},
 
-		{name: "size", token: e.key.Sign(c.With("pad", strings.Repeat("x", 9000))), want: verify.CheckSize},
+		{name: "size", token: e.key.Sign(c.With("pad", strings.Repeat("x", 9000))), want: verify.CheckSize, code: verify.CodeNotAccepted},
 
 		{name: "empty", token: "", want: verify.CheckFormat},
 		{name: "one part", token: "abc", want: verify.CheckFormat},
@@ -138,11 +139,24 @@ func TestChecks(t *testing.T) {
 		{name: "header trailing data", token: e.raw(e.hdr()+`{}`, e.payload("", "")), want: verify.CheckFormat},
 		{name: "header duplicate alg", token: e.raw(`{"alg":"none","alg":"ES256","kid":"k1","typ":"at+jwt"}`, e.payload("", "")), want: verify.CheckFormat},
 		{name: "header alg not a string", token: e.raw(`{"alg":["ES256"],"kid":"k1","typ":"at+jwt"}`, e.payload("", "")), want: verify.CheckFormat},
-		{name: "payload duplicate aud", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+`,"aud":"hr-api"}`), want: verify.CheckFormat},
+		{name: "payload duplicate aud", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+`,"aud":"hr-api"}`), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
 		{name: "payload duplicate via escape", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+`,"\u0061ud":"hr-api"}`), want: verify.CheckFormat},
 		{name: "payload nested duplicate", token: e.raw(e.hdr(), e.payload("ext", `{"a":1,"a":2}`)), want: verify.CheckFormat},
 		{name: "payload many members with a duplicate", token: e.raw(e.hdr(), manyMembers(e.payload("", ""), 40, true)), want: verify.CheckFormat},
 		{name: "payload many members", token: e.raw(e.hdr(), manyMembers(e.payload("", ""), 40, false))},
+		// Names differing only in case (Unicode simple folding, as
+		// encoding/json v1 matches them) are duplicates too: a caller's
+		// case-insensitive decoder could pick the other one.
+		{name: "payload case twins", token: e.raw(e.hdr(), e.payload("role", `"user","ROLE":"admin"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin of a registered claim", token: e.raw(e.hdr(), e.payload("Aud", `"hr-api"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin via escape", token: e.raw(e.hdr(), e.payload("role", `"user","\u0052OLE":"admin"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin via long s", token: e.raw(e.hdr(), e.payload("ext", `1,"\u017Fcope":"orders:admin"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin in raw UTF-8", token: e.raw(e.hdr(), e.payload("ext", "1,\"\u017fcope\":\"orders:admin\"")), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload case twin via Kelvin sign", token: e.raw(e.hdr(), e.payload("kind", `"a","\u212Aind":"b"`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload nested case twins", token: e.raw(e.hdr(), e.payload("ext", `{"role":"user","Role":"admin"}`)), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "payload many members with a case twin", token: e.raw(e.hdr(), strings.TrimSuffix(manyMembers(e.payload("", ""), 40, false), "}")+`,"MXXXXX":2}`), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "header case twins", token: e.raw(`{"alg":"ES256","kid":"k1","typ":"at+jwt","ALG":"none"}`, e.payload("", "")), want: verify.CheckFormat, code: verify.CodeDuplicateMember},
+		{name: "valid names that only look alike", token: e.raw(e.hdr(), e.payload("role", `"user","role_":"x","rol":"y","r\u00f4le":"z"`))},
 		{name: "payload invalid UTF-8", token: e.raw(e.hdr(), e.payload("sub", "\"a\xffb\"")), want: verify.CheckFormat},
 		{name: "payload lone surrogate", token: e.raw(e.hdr(), e.payload("sub", `"\ud83d"`)), want: verify.CheckFormat},
 		{name: "payload bad escape", token: e.raw(e.hdr(), e.payload("sub", `"\x41"`)), want: verify.CheckFormat},
@@ -151,64 +165,64 @@ func TestChecks(t *testing.T) {
 		{name: "payload trailing comma", token: e.raw(e.hdr(), strings.TrimSuffix(e.payload("", ""), "}")+",}"), want: verify.CheckFormat},
 		{name: "payload trailing data", token: e.raw(e.hdr(), e.payload("", "")+" x"), want: verify.CheckFormat},
 		{name: "payload too deep", token: e.raw(e.hdr(), e.payload("ext", strings.Repeat("[", 40)+strings.Repeat("]", 40))), want: verify.CheckFormat},
-		{name: "payload not an object", token: e.raw(e.hdr(), `"iss"`), want: verify.CheckFormat},
+		{name: "payload not an object", token: e.raw(e.hdr(), `"iss"`), want: verify.CheckFormat, code: verify.CodeMalformed},
 		{name: "signature too long", token: e.key.Sign(c) + strings.Repeat("A", 800), want: verify.CheckFormat},
 
-		{name: "alg none", token: testkit.Unsigned(e.header(), c), want: verify.CheckAlgorithm, value: "none"},
+		{name: "alg none", token: testkit.Unsigned(e.header(), c), want: verify.CheckAlgorithm, value: "none", code: verify.CodeForbiddenAlg},
 		{name: "alg None", token: unsignedAlg("None", c, t), want: verify.CheckAlgorithm, value: "None"},
-		{name: "alg HS256 with public key", token: testkit.HS256(e.key.PublicPEM(), e.header(), c), want: verify.CheckAlgorithm, value: "HS256"},
-		{name: "alg not in allowlist", token: e.key.Sign(c, map[string]any{"alg": "ES384"}), want: verify.CheckAlgorithm, value: "ES384"},
-		{name: "alg missing", token: e.key.Sign(c, map[string]any{"alg": nil}), want: verify.CheckAlgorithm},
-		{name: "alg differs from key", token: testkit.RS256Key("k1", 0).Sign(c), want: verify.CheckAlgorithm, value: "RS256"},
+		{name: "alg HS256 with public key", token: testkit.HS256(e.key.PublicPEM(), e.header(), c), want: verify.CheckAlgorithm, value: "HS256", code: verify.CodeForbiddenAlg},
+		{name: "alg not in allowlist", token: e.key.Sign(c, map[string]any{"alg": "ES384"}), want: verify.CheckAlgorithm, value: "ES384", code: verify.CodeNotAccepted},
+		{name: "alg missing", token: e.key.Sign(c, map[string]any{"alg": nil}), want: verify.CheckAlgorithm, code: verify.CodeMissing},
+		{name: "alg differs from key", token: testkit.RS256Key("k1", 0).Sign(c), want: verify.CheckAlgorithm, value: "RS256", code: verify.CodeKeyMismatch},
 
 		{name: "typ JWT (ID token)", token: e.key.Sign(c, map[string]any{"typ": "JWT"}), want: verify.CheckType, value: "JWT"},
-		{name: "typ missing", token: e.key.Sign(c, map[string]any{"typ": nil}), want: verify.CheckType},
+		{name: "typ missing", token: e.key.Sign(c, map[string]any{"typ": nil}), want: verify.CheckType, code: verify.CodeMissing},
 
-		{name: "crit", token: e.key.Sign(c, map[string]any{"crit": []string{"exp"}, "exp": 1}), want: verify.CheckCrit, value: "exp"},
+		{name: "crit", token: e.key.Sign(c, map[string]any{"crit": []string{"exp"}, "exp": 1}), want: verify.CheckCrit, value: "exp", code: verify.CodeNotAccepted},
 		{name: "crit empty", token: e.key.Sign(c, map[string]any{"crit": []string{}}), want: verify.CheckCrit},
 
-		{name: "unknown kid", token: stranger.Sign(c), want: verify.CheckKey, value: "stranger"},
-		{name: "no kid", token: e.key.Sign(c, map[string]any{"kid": nil}), want: verify.CheckKey},
+		{name: "unknown kid", token: stranger.Sign(c), want: verify.CheckKey, value: "stranger", code: verify.CodeUnknownKey},
+		{name: "no kid", token: e.key.Sign(c, map[string]any{"kid": nil}), want: verify.CheckKey, code: verify.CodeMissing},
 
-		{name: "tampered payload", token: tamper(e.key.Sign(c), c.With("aud", []string{api, "hr-api"})), want: verify.CheckSignature},
+		{name: "tampered payload", token: tamper(e.key.Sign(c), c.With("aud", []string{api, "hr-api"})), want: verify.CheckSignature, code: verify.CodeBadSignature},
 		{name: "signed by another key under our kid", token: testkit.ES256Key("other").Sign(c, map[string]any{"kid": "k1"}), want: verify.CheckSignature},
 		{name: "signature truncated", token: resign(e.key.Sign(c), func(sig []byte) []byte { return sig[:60] }), want: verify.CheckSignature},
 		{name: "signature zero", token: resign(e.key.Sign(c), func(sig []byte) []byte { return make([]byte, 64) }), want: verify.CheckSignature},
 		{name: "signature r,s = n", token: resign(e.key.Sign(c), func(sig []byte) []byte { return append(p256N(), p256N()...) }), want: verify.CheckSignature},
 		{name: "signature empty", token: e.key.Sign(c)[:strings.LastIndexByte(e.key.Sign(c), '.')+1], want: verify.CheckSignature},
 
-		{name: "iss other", token: e.key.Sign(c.With("iss", "https://evil.example.com")), want: verify.CheckIssuer, value: "https://evil.example.com"},
+		{name: "iss other", token: e.key.Sign(c.With("iss", "https://evil.example.com")), want: verify.CheckIssuer, value: "https://evil.example.com", code: verify.CodeNotAccepted},
 		{name: "iss trailing slash", token: e.key.Sign(c.With("iss", e.iss.URL+"/")), want: verify.CheckIssuer},
-		{name: "iss missing", token: e.key.Sign(c.Without("iss")), want: verify.CheckIssuer},
-		{name: "iss number", token: e.key.Sign(c.With("iss", 1)), want: verify.CheckIssuer},
+		{name: "iss missing", token: e.key.Sign(c.Without("iss")), want: verify.CheckIssuer, code: verify.CodeMissing},
+		{name: "iss number", token: e.key.Sign(c.With("iss", 1)), want: verify.CheckIssuer, code: verify.CodeWrongType},
 
 		{name: "aud other API", token: e.key.Sign(c.With("aud", []string{client, "hr-api"})), want: verify.CheckAudience, value: client + " hr-api"},
 		{name: "aud differs in case", token: e.key.Sign(c.With("aud", "Order-Status-API")), want: verify.CheckAudience, value: "Order-Status-API"},
 		{name: "aud with prefix", token: e.key.Sign(c.With("aud", api+"-v2")), want: verify.CheckAudience},
-		{name: "aud missing", token: e.key.Sign(c.Without("aud")), want: verify.CheckAudience},
+		{name: "aud missing", token: e.key.Sign(c.Without("aud")), want: verify.CheckAudience, code: verify.CodeMissing},
 		{name: "aud number", token: e.key.Sign(c.With("aud", 42)), want: verify.CheckAudience},
-		{name: "aud object", token: e.key.Sign(c.With("aud", map[string]any{api: true})), want: verify.CheckAudience},
+		{name: "aud object", token: e.key.Sign(c.With("aud", map[string]any{api: true})), want: verify.CheckAudience, code: verify.CodeWrongType},
 		{name: "aud null", token: e.key.Sign(c.With("aud", nil)), want: verify.CheckAudience},
 		{name: "aud array with number", token: e.key.Sign(c.With("aud", []any{api, 1})), want: verify.CheckAudience},
 		{name: "aud nested array", token: e.key.Sign(c.With("aud", []any{[]string{api}})), want: verify.CheckAudience},
 		{name: "aud empty array", token: e.key.Sign(c.With("aud", []string{})), want: verify.CheckAudience},
 
-		{name: "exp passed", token: e.key.Sign(c.With("exp", unix(-time.Minute))), want: verify.CheckExpiry},
+		{name: "exp passed", token: e.key.Sign(c.With("exp", unix(-time.Minute))), want: verify.CheckExpiry, code: verify.CodeExpired},
 		{name: "exp at the leeway edge", token: e.key.Sign(c.With("exp", unix(-30*time.Second))), want: verify.CheckExpiry},
-		{name: "exp missing", token: e.key.Sign(c.Without("exp")), want: verify.CheckExpiry},
-		{name: "exp string", token: e.key.Sign(c.With("exp", "tomorrow")), want: verify.CheckExpiry},
+		{name: "exp missing", token: e.key.Sign(c.Without("exp")), want: verify.CheckExpiry, code: verify.CodeMissing},
+		{name: "exp string", token: e.key.Sign(c.With("exp", "tomorrow")), want: verify.CheckExpiry, code: verify.CodeWrongType},
 		{name: "exp huge", token: e.raw(e.hdr(), e.payload("exp", "1e300")), want: verify.CheckExpiry},
 
-		{name: "nbf future", token: e.key.Sign(c.With("nbf", unix(time.Minute))), want: verify.CheckNotBefore},
+		{name: "nbf future", token: e.key.Sign(c.With("nbf", unix(time.Minute))), want: verify.CheckNotBefore, code: verify.CodeInFuture},
 		{name: "nbf string", token: e.key.Sign(c.With("nbf", "now")), want: verify.CheckNotBefore},
 
-		{name: "iat future", token: e.key.Sign(c.With("iat", unix(time.Minute))), want: verify.CheckIssuedAt},
+		{name: "iat future", token: e.key.Sign(c.With("iat", unix(time.Minute))), want: verify.CheckIssuedAt, code: verify.CodeInFuture},
 		{name: "iat null", token: e.key.Sign(c.With("iat", nil)), want: verify.CheckIssuedAt},
 
-		{name: "scope missing one", token: e.key.Sign(c), scopes: []string{"orders:read", "orders:write"}, want: verify.CheckScope, value: "orders:write"},
+		{name: "scope missing one", token: e.key.Sign(c), scopes: []string{"orders:read", "orders:write"}, want: verify.CheckScope, value: "orders:write", code: verify.CodeNotAccepted},
 		{name: "scope no claim", token: e.key.Sign(c.Without("scope")), scopes: []string{"orders:read"}, want: verify.CheckScope, value: "orders:read"},
 		{name: "scope prefix is not a scope", token: e.key.Sign(c.With("scope", "orders:readall")), scopes: []string{"orders:read"}, want: verify.CheckScope},
-		{name: "scope not a string", token: e.key.Sign(c.With("scope", []string{"orders:read"})), scopes: []string{"orders:read"}, want: verify.CheckScope},
+		{name: "scope not a string", token: e.key.Sign(c.With("scope", []string{"orders:read"})), scopes: []string{"orders:read"}, want: verify.CheckScope, code: verify.CodeWrongType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +245,9 @@ func TestChecks(t *testing.T) {
 			}
 			if tt.value != "" && ve.Value != tt.value {
 				t.Errorf("Value = %q, want %q", ve.Value, tt.value)
+			}
+			if ve.Code == "" || tt.code != "" && ve.Code != tt.code {
+				t.Errorf("Code = %q, want %q", ve.Code, tt.code)
 			}
 		})
 	}
@@ -259,7 +276,9 @@ func TestClaims(t *testing.T) {
 	if got.JTI == "" {
 		t.Error("no JTI")
 	}
-	var ext struct{ Ext string }
+	var ext struct {
+		Ext string `json:"ext"`
+	}
 	if err := got.Unmarshal(&ext); err != nil || ext.Ext != "x" {
 		t.Errorf("Unmarshal: %v %q", err, ext.Ext)
 	}
