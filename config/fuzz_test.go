@@ -26,6 +26,10 @@ func FuzzParse(f *testing.F) {
 		"users:\n  - username: u\n    password: $2a$99$\n",
 		"\t\x00\xff",
 		"<<: {issuer: x}\n",
+		"clients:\n  - &c {id: a, routes: [*c], scopes: &s [x]}\n  - *c\n  - {id: b, tags: *s, audience: *s}\n",
+		"external_audiences: [&e x, *e, {id: *e}]\npolicy:\n  - {name: r, deny: {from: *e, to: [*e]}, only: *e}\n",
+		"users:\n  - &u {username: u, password: p, claims: &c {me: *c}}\n  - *u\n",
+		"trusted_proxies: [10.1.2.3/8, 127.0.0.1, ~, [x]]\naccess_token_ttl: 0\nclients:\n  - {id: a, first_party: 'true', require_pkce: yes}\n",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s))

@@ -1,9 +1,11 @@
 // Package config loads and validates the Gatehouse configuration file: the
 // source of truth for clients, audiences, scopes and users.
 //
-// Decoding is strict (unknown keys are errors), only the ${NAME} form is
-// expanded from the environment, and validation reports every problem at
-// once with its file:line and a hint.
+// The structs of this file are the schema: their yaml tags name the keys,
+// in the order hints list them, and the YAML library decodes the file into
+// them. Decoding is strict (unknown and repeated keys are errors), only the
+// ${NAME} form is expanded from the environment, and validation reports
+// every problem at once with its file:line and a hint.
 package config
 
 import (
@@ -49,16 +51,16 @@ type Config struct {
 	// serve` refuses to start without; see Rule.
 	Policy []Rule `yaml:"policy"`
 
-	// Admins are the clients allowed to call the admin endpoints
-	// (POST /admin/explain), authenticating with their own credentials.
-	// Each must be a confidential client of this file.
-	Admins []string `yaml:"admins"`
-
 	// TrustedProxies are the load balancers and reverse proxies whose
 	// X-Forwarded-For the server believes whenever it decides by client
 	// address: rate limits, the loopback-only /metrics and the access log.
 	// Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+
+	// Admins are the clients allowed to call the admin endpoints
+	// (POST /admin/explain), authenticating with their own credentials.
+	// Each must be a confidential client of this file.
+	Admins []string `yaml:"admins"`
 
 	// Path is the file the configuration was read from (not a YAML key).
 	Path string `yaml:"-"`
@@ -79,6 +81,16 @@ type Client struct {
 	Audience []string `yaml:"audience"`
 	// Scopes are the scopes this client may request.
 	Scopes []string `yaml:"scopes"`
+	// FirstParty clients belong to the operator: users are not asked to
+	// consent to them (offline_access included).
+	FirstParty bool `yaml:"first_party"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may return the
+	// user (OIDC RP-Initiated Logout §3), matched exactly.
+	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
+	// Tags label the client for policy rules (e.g. public, internal,
+	// hr-data). They are explicit: nothing is derived from other fields,
+	// so a reviewer sees every label a rule depends on.
+	Tags []string `yaml:"tags"`
 	// RequirePKCE, when false, lets a confidential client use the
 	// authorization code flow without PKCE. Default (nil): required for
 	// every client, as RFC 9700 §2.1.1 recommends.
@@ -88,27 +100,17 @@ type Client struct {
 	// Config.IDTokenSigningAlgs. Empty (the default) means SigningAlg.
 	// Access tokens are always signed with SigningAlg.
 	IDTokenSignedResponseAlg string `yaml:"id_token_signed_response_alg"`
-	// FirstParty clients belong to the operator: users are not asked to
-	// consent to them (offline_access included).
-	FirstParty bool `yaml:"first_party"`
+	// Routes are the API's routes and the scopes each needs: the one source
+	// of truth `gatehouse proxy` fetches from GET /routes and enforces,
+	// and `gatehouse audit --who-can` reads. Only a confidential client
+	// can declare routes, because it fetches them authenticated.
+	Routes []Route `yaml:"routes"`
 	// IDTokenScopeClaims puts the user claims that the granted scopes
 	// release (profile, email, ...) into the client's ID tokens as well.
 	// By default they come from UserInfo only, as OIDC Core §5.4 says when
 	// an access token is issued; an ID token carries a user claim only
 	// when the request asked for it with the claims parameter (§5.5).
 	IDTokenScopeClaims bool `yaml:"id_token_scope_claims"`
-	// PostLogoutRedirectURIs are where RP-initiated logout may return the
-	// user (OIDC RP-Initiated Logout §3), matched exactly.
-	PostLogoutRedirectURIs []string `yaml:"post_logout_redirect_uris"`
-	// Tags label the client for policy rules (e.g. public, internal,
-	// hr-data). They are explicit: nothing is derived from other fields,
-	// so a reviewer sees every label a rule depends on.
-	Tags []string `yaml:"tags"`
-	// Routes are the API's routes and the scopes each needs: the one source
-	// of truth `gatehouse proxy` fetches from GET /routes and enforces,
-	// and `gatehouse audit --who-can` reads. Only a confidential client
-	// can declare routes, because it fetches them authenticated.
-	Routes []Route `yaml:"routes"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -254,9 +256,9 @@ func Requirements() []string { return []string{RequireAPIScopes, RequireTags} }
 // an entry matches if it is listed or carries any listed tag. In YAML,
 // from and to take one ID or a list.
 type Match struct {
-	From     []string `yaml:"from"`
+	From     []string `yaml:"from" config:"one_or_many"`
 	FromTags []string `yaml:"from_tags"`
-	To       []string `yaml:"to"`
+	To       []string `yaml:"to" config:"one_or_many"`
 	ToTags   []string `yaml:"to_tags"`
 }
 
