@@ -1,13 +1,27 @@
 package audit
 
 import (
+	"embed"
 	"fmt"
-	"html"
+	"html/template"
 	"io"
 	"slices"
 	"strings"
 	"unicode/utf8"
 )
+
+// The page is an html/template so that every configuration value is
+// escaped for the context it lands in (text, attribute, CSS) by the
+// template engine rather than by hand at each call site.
+//
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// pageTemplate is parsed once; the templates are part of the binary, so a
+// parse error is a programming error that any test run reports.
+var pageTemplate = template.Must(template.New("page.html").
+	Funcs(template.FuncMap{"plural": plural}).
+	ParseFS(templateFS, "templates/*.html"))
 
 // WriteHTML writes r as one self-contained HTML page: no external assets
 // and no script, so it can be attached to a CI run, mailed to an auditor
@@ -16,201 +30,165 @@ import (
 // the matrix with tags as coloured badges and violating cells in red, the
 // lint warnings, who can reach each API, and the clients.
 func (r *Report) WriteHTML(w io.Writer) error {
-	ew := &errWriter{w: w}
-	p := func(format string, args ...any) { fmt.Fprintf(ew, format, args...) }
-	colors, _ := r.tagColors()
-	badges := func(tags []string) string {
-		var b strings.Builder
-		for _, t := range tags {
-			c := colors[t]
-			fmt.Fprintf(&b, `<span class="tag" style="background:%s;color:%s;border-color:%s">%s</span>`, c.bg, c.fg, c.fg, esc(t))
-		}
-		return b.String()
-	}
+	return pageTemplate.Execute(w, r.htmlView())
+}
 
-	apis := 0
+// htmlView is what templates/page.html shows. Every string in it has been
+// through printable: html/template escapes markup but would keep control
+// characters, which a configuration value must not carry into the page.
+// The template decides nothing beyond which markup to use.
+type htmlView struct {
+	Clients    []htmlClient // also the "Clients" section's rows
+	APIs       int          // how many APIs the facts line counts
+	Violations int
+	Warnings   []Warning
+	Rules      []htmlRule
+	Graph      svgView
+	Columns    []htmlColumn
+	Rows       []htmlRow
+	Reach      []htmlReach
+}
+
+// htmlRule is one policy rule with the violations listed under it.
+type htmlRule struct {
+	Name, Kind, Summary, Description string
+	// Failed is the rule's own count (RuleResult.Violations), which sets
+	// its colour and result; Violations are the entries listed.
+	Failed     int
+	Violations []htmlViolation
+}
+
+type htmlViolation struct{ Subject, Message string }
+
+// htmlTag is one badge: the tag and its palette colours.
+type htmlTag struct{ Name, BG, FG string }
+
+// htmlColumn is a matrix column header: a recipient.
+type htmlColumn struct {
+	ID   string
+	Kind string // empty for a client, which needs no label
+	Bad  bool   // an entry-level violation, and not a client (its row shows it)
+	Tags []htmlTag
+}
+
+// htmlRow is a matrix row: a client and one cell per column.
+type htmlRow struct {
+	ID    string
+	Bad   bool
+	Tags  []htmlTag
+	Cells []matrixCell
+}
+
+// matrixCell is one matrix cell. Kind is "violation" (Title lists the
+// broken rules), "self", "yes", "configured" or "" (not named).
+type matrixCell struct{ Kind, Title string }
+
+// htmlReach is one API of "Who can reach each API"; no Clients is nobody.
+type htmlReach struct {
+	API, Kind, Note string
+	Clients         []string
+}
+
+// htmlClient is one row of the clients table; Scopes is space-separated,
+// and no Grants means an API that only receives tokens.
+type htmlClient struct {
+	ID, Name, Type, Scopes string
+	Grants                 []string
+	Tags                   []htmlTag
+}
+
+// htmlView computes the page's content from r.
+func (r *Report) htmlView() htmlView {
+	colors, _ := r.tagColors()
+	tags := func(ts []string) []htmlTag {
+		var out []htmlTag
+		for _, t := range ts {
+			c := colors[t]
+			out = append(out, htmlTag{Name: printable(t), BG: c.bg, FG: c.fg})
+		}
+		return out
+	}
+	v := htmlView{Violations: len(r.Violations)}
 	for _, a := range r.ReachableBy {
 		if len(a.Clients) > 0 || a.Kind != KindUndeclared {
-			apis++
+			v.APIs++
 		}
 	}
-	p("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
-	p("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n")
-	p("<title>Gatehouse audit</title>\n<style>\n%s</style>\n</head>\n<body>\n<main>\n", htmlCSS)
-	p("<header>\n<h1>Gatehouse audience audit</h1>\n")
-	p("<p class=\"facts\">%s · %s · %s</p>\n", plural(len(r.Clients), "client", "clients"), plural(apis, "API", "APIs"), plural(len(r.Rules), "policy rule", "policy rules"))
-	switch {
-	case len(r.Violations) > 0:
-		p("<p class=\"status fail\">✗ %s of the policy · %s</p>\n", plural(len(r.Violations), "violation", "violations"), plural(len(r.Warnings), "warning", "warnings"))
-	case len(r.Rules) == 0:
-		p("<p class=\"status none\">No policy rules · %s</p>\n", plural(len(r.Warnings), "warning", "warnings"))
-	default:
-		p("<p class=\"status pass\">✓ every policy rule passes · %s</p>\n", plural(len(r.Warnings), "warning", "warnings"))
+	for _, w := range r.Warnings {
+		v.Warnings = append(v.Warnings, Warning{Check: printable(w.Check), Subject: printable(w.Subject), Message: printable(w.Message)})
 	}
-	p("</header>\n")
-
+	for _, c := range r.Clients {
+		v.Clients = append(v.Clients, htmlClient{
+			ID: printable(c.ID), Name: printable(c.Name), Type: printable(c.Type),
+			Grants: printAll(c.GrantTypes), Scopes: printable(strings.Join(c.Scopes, " ")),
+			Tags: tags(c.Tags),
+		})
+	}
 	if len(r.Clients) == 0 {
-		p("<p>No clients configured.</p>\n</main>\n</body>\n</html>\n")
-		return ew.err
+		return v // the page says so and shows nothing else
 	}
 
-	// Policy.
-	p("<section>\n<h2>Policy</h2>\n")
-	if len(r.Rules) == 0 {
-		p("<p class=\"muted\">No policy rules. Add a <code>policy:</code> section (see <code>examples/policy.yaml</code>) so that <code>gatehouse audit</code> can fail a CI run.</p>\n")
-	} else {
-		p("<ul class=\"rules\">\n")
-		for _, ru := range r.Rules {
-			cls, mark, result := "pass", "✓", "passes"
-			if ru.Violations > 0 {
-				cls, mark, result = "fail", "✗", plural(ru.Violations, "violation", "violations")
+	for _, ru := range r.Rules {
+		hr := htmlRule{Name: printable(ru.Name), Kind: printable(ru.Kind), Summary: printable(ru.Summary),
+			Description: printable(ru.Description), Failed: ru.Violations}
+		for _, vi := range r.Violations {
+			if vi.Rule == ru.Name {
+				hr.Violations = append(hr.Violations, htmlViolation{
+					Subject: printable(strings.TrimSuffix(pairText(vi), ": ")), Message: printable(vi.Message)})
 			}
-			p("<li class=\"%s\"><span class=\"mark\">%s</span> <strong>%s</strong> <span class=\"kind\">%s</span> <span class=\"result\">%s</span><br><span class=\"muted\">%s</span>",
-				cls, mark, esc(ru.Name), esc(ru.Kind), result, esc(ru.Summary))
-			if ru.Description != "" {
-				p("<br><span class=\"muted\">%s</span>", esc(ru.Description))
-			}
-			var vs []Violation
-			for _, v := range r.Violations {
-				if v.Rule == ru.Name {
-					vs = append(vs, v)
-				}
-			}
-			if len(vs) > 0 {
-				p("\n<ul class=\"violations\">\n")
-				for _, v := range vs {
-					p("<li><code>%s</code>%s</li>\n", esc(strings.TrimSuffix(pairText(v), ": ")), ": "+esc(v.Message))
-				}
-				p("</ul>\n")
-			}
-			p("</li>\n")
 		}
-		p("</ul>\n")
+		v.Rules = append(v.Rules, hr)
 	}
-	p("</section>\n")
 
-	// Graph.
-	p("<section>\n<h2>Who hands tokens to whom</h2>\n")
-	p("<p class=\"muted\">An arrow from a client to a recipient means the client's access tokens name the recipient in <code>aud</code>. Dashed: configured, but the client has no grant types. Red: breaks a policy rule.</p>\n")
-	p("<figure>\n")
-	r.writeSVG(ew, colors)
-	p("</figure>\n</section>\n")
+	v.Graph = r.svgView(colors)
 
-	// Matrix.
 	onPair := map[[2]string][]Violation{}
-	for _, v := range r.Violations {
-		if v.Client != "" && v.Audience != "" {
-			k := [2]string{v.Client, v.Audience}
-			onPair[k] = append(onPair[k], v)
+	for _, vi := range r.Violations {
+		if vi.Client != "" && vi.Audience != "" {
+			k := [2]string{vi.Client, vi.Audience}
+			onPair[k] = append(onPair[k], vi)
 		}
 	}
 	onEntry := r.entryViolations()
-	p("<section>\n<h2>Access matrix</h2>\n")
-	p("<p class=\"muted\">Rows are clients, columns are recipients. ✓ = the client's default access token names the recipient in <code>aud</code>; (✓) = configured, but the client has no grant types.</p>\n")
-	p("<div class=\"scroll\"><table class=\"matrix\">\n<thead><tr><th class=\"corner\">client \\ aud</th>")
 	for _, a := range r.Audiences {
-		cls := ""
-		if len(onEntry[a.ID]) > 0 && a.Kind != KindClient {
-			cls = ` class="bad"`
-		}
-		kind := ""
+		col := htmlColumn{ID: printable(a.ID), Tags: tags(a.Tags)}
 		if a.Kind != KindClient {
-			kind = `<span class="kind">` + esc(string(a.Kind)) + `</span>`
+			col.Kind = printable(string(a.Kind))
+			col.Bad = len(onEntry[a.ID]) > 0
 		}
-		p("<th%s><code>%s</code>%s%s</th>", cls, esc(a.ID), kind, badgeBlock(badges(a.Tags)))
+		v.Columns = append(v.Columns, col)
 	}
-	p("</tr></thead>\n<tbody>\n")
 	for i, c := range r.Clients {
-		cls := ""
-		if len(onEntry[c.ID]) > 0 {
-			cls = ` class="bad"`
-		}
-		p("<tr><th%s><code>%s</code>%s</th>", cls, esc(c.ID), badgeBlock(badges(c.Tags)))
+		row := htmlRow{ID: printable(c.ID), Bad: len(onEntry[c.ID]) > 0, Tags: tags(c.Tags)}
 		for j, named := range r.names(i) {
 			a := r.Audiences[j]
-			vs := onPair[[2]string{c.ID, a.ID}]
-			switch {
+			var cell matrixCell
+			switch vs := onPair[[2]string{c.ID, a.ID}]; {
 			case len(vs) > 0:
 				msgs := make([]string, len(vs))
-				for k, v := range vs {
-					msgs[k] = v.Rule + ": " + v.Message
+				for k, vi := range vs {
+					msgs[k] = vi.Rule + ": " + vi.Message
 				}
-				p(`<td class="violation" title="%s">✗</td>`, esc(strings.Join(msgs, "\n")))
+				cell = matrixCell{Kind: "violation", Title: printable(strings.Join(msgs, "\n"))}
 			case !named:
-				p(`<td></td>`)
 			case a.ID == c.ID && c.CanObtainTokens:
-				p(`<td class="self" title="a client is always its own audience">✓</td>`)
+				cell.Kind = "self"
 			case c.CanObtainTokens:
-				p(`<td class="yes">✓</td>`)
+				cell.Kind = "yes"
 			default:
-				p(`<td class="configured" title="configured, but the client has no grant types">(✓)</td>`)
+				cell.Kind = "configured"
 			}
+			row.Cells = append(row.Cells, cell)
 		}
-		p("</tr>\n")
+		v.Rows = append(v.Rows, row)
 	}
-	p("</tbody>\n</table></div>\n</section>\n")
 
-	// Warnings.
-	p("<section>\n<h2>Warnings</h2>\n")
-	if len(r.Warnings) == 0 {
-		p("<p class=\"muted\">None.</p>\n")
-	} else {
-		p("<ul class=\"warnings\">\n")
-		for _, w := range r.Warnings {
-			p("<li><span class=\"check\">%s</span> <code>%s</code> %s</li>\n", esc(w.Check), esc(w.Subject), esc(w.Message))
-		}
-		p("</ul>\n")
+	for _, a := range r.ReachableBy {
+		v.Reach = append(v.Reach, htmlReach{API: printable(a.API), Kind: printable(string(a.Kind)),
+			Note: printable(r.apiNote(a)), Clients: printAll(a.Clients)})
 	}
-	p("</section>\n")
-
-	// Reach.
-	p("<section>\n<h2>Who can reach each API</h2>\n")
-	if len(r.ReachableBy) == 0 {
-		p("<p class=\"muted\">No client's audience names another client or an external audience.</p>\n")
-	} else {
-		p("<table class=\"list\">\n<thead><tr><th>API</th><th>kind</th><th>reachable by</th><th>notes</th></tr></thead>\n<tbody>\n")
-		for _, a := range r.ReachableBy {
-			who := `<span class="muted">nobody</span>`
-			if len(a.Clients) > 0 {
-				parts := make([]string, len(a.Clients))
-				for i, c := range a.Clients {
-					parts[i] = "<code>" + esc(c) + "</code>"
-				}
-				who = strings.Join(parts, ", ")
-			}
-			p("<tr><td><code>%s</code></td><td>%s</td><td>%s</td><td>%s</td></tr>\n", esc(a.API), esc(string(a.Kind)), who, esc(r.apiNote(a)))
-		}
-		p("</tbody>\n</table>\n")
-	}
-	p("</section>\n")
-
-	// Clients.
-	p("<section>\n<h2>Clients</h2>\n<table class=\"list\">\n<thead><tr><th>client</th><th>name</th><th>type</th><th>grant types</th><th>scopes</th><th>tags</th></tr></thead>\n<tbody>\n")
-	for _, c := range r.Clients {
-		grants := `<span class="muted">none (API only)</span>`
-		if len(c.GrantTypes) > 0 {
-			grants = esc(strings.Join(c.GrantTypes, " "))
-		}
-		p("<tr><td><code>%s</code></td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>\n",
-			esc(c.ID), esc(c.Name), esc(c.Type), grants, esc(strings.Join(c.Scopes, " ")), badges(c.Tags))
-	}
-	p("</tbody>\n</table>\n</section>\n")
-	p("<footer>Generated by <code>gatehouse audit --format html</code> from the configuration alone.</footer>\n")
-	p("</main>\n</body>\n</html>\n")
-	return ew.err
+	return v
 }
-
-// badgeBlock wraps badges in a line of their own, or returns "".
-func badgeBlock(badges string) string {
-	if badges == "" {
-		return ""
-	}
-	return `<span class="tags">` + badges + `</span>`
-}
-
-// esc escapes text for HTML element content and quoted attributes, after
-// replacing non-printable runes so values cannot disturb the page.
-func esc(s string) string { return html.EscapeString(printable(s)) }
 
 // SVG layout constants, in CSS pixels.
 const (
@@ -223,7 +201,55 @@ const (
 	svgMaxChar = 32  // longest ID drawn in full (an ellipsis beyond)
 )
 
-// svgNode is one box of the graph.
+// svgView is the laid-out graph that templates/graph.html draws: every
+// coordinate and colour is decided here, every string is printable.
+type svgView struct {
+	Width, Height, LeftX, RightX float64
+	HeadY                        int // baseline of the column titles
+	EdgeColor, BadColor          string
+	Edges                        []svgEdge  // plain first, violations last, so red is on top
+	Labels                       []svgLabel // after every edge, so no arrow crosses one
+	Nodes                        []svgBox
+}
+
+// svgEdge is one arrow, a cubic curve from (X1,Y1) to (X2,Y2) whose
+// control points share the x coordinate Mid.
+type svgEdge struct {
+	X1, Y1, Mid, X2, Y2 float64
+	Stroke              string
+	Width               float64
+	Dashed              bool   // configured, but the client has no grant types
+	Marker              string // id of the arrowhead in <defs>
+	Title               string
+}
+
+// svgLabel names the rule a red arrow breaks, on a pill above it.
+type svgLabel struct {
+	X, Y, W, TextX, TextY float64
+	Fill, Stroke          string
+	Text, Title           string
+}
+
+// svgBox is one node: a box with the ID and either its second line (Sub)
+// or its tag badges.
+type svgBox struct {
+	X, Y, StrokeWidth float64
+	W, H, Corner      int
+	Fill, Stroke      string
+	Dashed            bool
+	Title, Label, Sub string
+	ShowSub           bool
+	TextX, IDY, SubY  float64
+	Badges            []svgBadge
+}
+
+// svgBadge is one tag drawn inside a node.
+type svgBadge struct {
+	X, Y, W, TextX, TextY float64
+	BG, FG, Label         string
+}
+
+// svgNode is one box of the graph while it is laid out.
 type svgNode struct {
 	id     string
 	sub    string // second line when there are no tags: name or kind
@@ -234,14 +260,14 @@ type svgNode struct {
 	weight float64 // barycentre of its callers, for ordering
 }
 
-// writeSVG draws the client → audience graph as a two-layer drawing:
+// svgView lays out the client → audience graph as a two-layer drawing:
 // token holders on the left, recipients on the right. A client that both
 // calls and is called appears in both columns, which keeps every arrow
 // pointing one way and avoids the crossings a general layout would need
 // Graphviz to untangle. The right column is ordered by the average
 // position of its callers (the barycentre heuristic), which removes most
 // crossings in practice.
-func (r *Report) writeSVG(w io.Writer, colors map[string]tagColor) {
+func (r *Report) svgView(colors map[string]tagColor) svgView {
 	edges := r.edges()
 	onEntry := r.entryViolations()
 	names := map[string]string{}
@@ -329,43 +355,33 @@ func (r *Report) writeSVG(w io.Writer, colors map[string]tagColor) {
 	width := rx + svgBoxW + svgPad
 	height := svgPad + svgHeader + colH + svgPad
 
-	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
-	p(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %g %g" width="%g" height="%g" role="img" aria-label="client to audience graph" font-family="system-ui, -apple-system, Segoe UI, Roboto, Helvetica, Arial, sans-serif">`+"\n", width, height, width, height)
-	p(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker>`, colorEdge)
-	p(`<marker id="arrow-bad" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="%s"/></marker></defs>`+"\n", colorViolation)
-	p(`<text x="%g" y="%d" font-size="12" font-weight="600" fill="#475569">TOKEN HOLDERS (clients)</text>`+"\n", lx, svgPad+12)
-	p(`<text x="%g" y="%d" font-size="12" font-weight="600" fill="#475569">RECIPIENTS (aud)</text>`+"\n", rx, svgPad+12)
+	g := svgView{Width: width, Height: height, LeftX: lx, RightX: rx, HeadY: svgPad + 12,
+		EdgeColor: colorEdge, BadColor: colorViolation}
 
-	// Edges first, violations last, so red is drawn on top.
-	drawEdge := func(e edge) {
+	addEdge := func(e edge) {
 		from, to := leftAt[e.from], rightAt[e.to]
 		if from == nil || to == nil {
 			return
 		}
 		x1, y1 := lx+svgBoxW, from.y+svgBoxH/2
 		x2, y2 := rx-2, to.y+svgBoxH/2
-		mid := (x1 + x2) / 2
-		stroke, widthPx, marker, dash := colorEdge, 1.5, "arrow", ""
-		if !e.live {
-			dash = ` stroke-dasharray="5 4"`
-		}
+		se := svgEdge{X1: x1, Y1: y1, Mid: (x1 + x2) / 2, X2: x2, Y2: y2,
+			Stroke: colorEdge, Width: 1.5, Marker: "arrow", Dashed: !e.live, Title: printable(edgeTitle(e))}
 		if len(e.violations) > 0 {
-			stroke, widthPx, marker = colorViolation, 2.5, "arrow-bad"
+			se.Stroke, se.Width, se.Marker = colorViolation, 2.5, "arrow-bad"
 		}
-		p(`<path d="M%g,%g C%g,%g %g,%g %g,%g" fill="none" stroke="%s" stroke-width="%g"%s marker-end="url(#%s)"><title>%s</title></path>`+"\n",
-			x1, y1, mid, y1, mid, y2, x2, y2, stroke, widthPx, dash, marker, esc(edgeTitle(e)))
+		g.Edges = append(g.Edges, se)
 	}
 	for _, e := range edges {
 		if len(e.violations) == 0 {
-			drawEdge(e)
+			addEdge(e)
 		}
 	}
 	for _, e := range edges {
 		if len(e.violations) > 0 {
-			drawEdge(e)
+			addEdge(e)
 		}
 	}
-	// Labels of violating edges after every path, so no arrow crosses one.
 	for _, e := range edges {
 		from, to := leftAt[e.from], rightAt[e.to]
 		if len(e.violations) == 0 || from == nil || to == nil {
@@ -380,25 +396,23 @@ func (r *Report) writeSVG(w io.Writer, colors map[string]tagColor) {
 		x := (lx + svgBoxW + rx) / 2
 		y := (from.y+to.y)/2 + svgBoxH/2 - 15
 		wpx := float64(utf8.RuneCountInString(label))*6.1 + 14
-		p(`<g><rect x="%g" y="%g" width="%g" height="18" rx="9" fill="%s" stroke="%s"/><text x="%g" y="%g" font-size="11" text-anchor="middle" fill="%s">%s</text><title>%s</title></g>`+"\n",
-			x-wpx/2, y-9, wpx, colorViolationBg, colorViolation, x, y+4, colorViolation, esc(label), esc(edgeTitle(e)))
+		g.Labels = append(g.Labels, svgLabel{X: x - wpx/2, Y: y - 9, W: wpx, TextX: x, TextY: y + 4,
+			Fill: colorViolationBg, Stroke: colorViolation, Text: printable(label), Title: printable(edgeTitle(e))})
 	}
 
-	drawNode := func(nd *svgNode, x float64) {
-		fill, stroke, sw := "#ffffff", colorBorder, 1.0
+	addNode := func(nd *svgNode, x float64) {
+		b := svgBox{X: x, Y: nd.y, W: svgBoxW, H: svgBoxH, Corner: 8, StrokeWidth: 1,
+			Fill: "#ffffff", Stroke: colorBorder, TextX: x + 12, IDY: nd.y + 19, SubY: nd.y + 36,
+			Label: printable(truncate(nd.id, svgMaxChar)), Sub: printable(truncate(nd.sub, 36)), ShowSub: len(nd.tags) == 0}
 		if nd.kind != KindClient {
-			fill = "#f1f5f9"
+			b.Fill = "#f1f5f9"
+			b.Corner = 23 // a pill: recipients that are not clients look different
 		}
-		dash := ""
 		if nd.kind == KindUndeclared {
-			stroke, dash = colorViolation, ` stroke-dasharray="4 3"`
+			b.Stroke, b.Dashed = colorViolation, true
 		}
 		if nd.bad {
-			stroke, sw = colorViolation, 2
-		}
-		corner := 8
-		if nd.kind != KindClient {
-			corner = 23 // a pill: recipients that are not clients look different
+			b.Stroke, b.StrokeWidth = colorViolation, 2
 		}
 		title := nd.id
 		if nd.sub != "" {
@@ -407,13 +421,7 @@ func (r *Report) writeSVG(w io.Writer, colors map[string]tagColor) {
 		if len(nd.tags) > 0 {
 			title += " — tags: " + strings.Join(nd.tags, ", ")
 		}
-		p(`<g><title>%s</title><rect x="%g" y="%g" width="%d" height="%d" rx="%d" fill="%s" stroke="%s" stroke-width="%g"%s/>`,
-			esc(title), x, nd.y, svgBoxW, svgBoxH, corner, fill, stroke, sw, dash)
-		p(`<text x="%g" y="%g" font-size="13" font-weight="600" fill="#0f172a" font-family="ui-monospace, SFMono-Regular, Menlo, Consolas, monospace">%s</text>`,
-			x+12, nd.y+19, esc(truncate(nd.id, svgMaxChar)))
-		if len(nd.tags) == 0 {
-			p(`<text x="%g" y="%g" font-size="11" fill="#64748b">%s</text>`, x+12, nd.y+36, esc(truncate(nd.sub, 36)))
-		}
+		b.Title = printable(title)
 		bx := x + 12
 		for _, t := range nd.tags {
 			c := colors[t]
@@ -422,19 +430,28 @@ func (r *Report) writeSVG(w io.Writer, colors map[string]tagColor) {
 			if bx+bw > x+svgBoxW-6 {
 				break // no room: the title lists every tag
 			}
-			p(`<rect x="%g" y="%g" width="%g" height="15" rx="7.5" fill="%s" stroke="%s" stroke-width="0.8"/><text x="%g" y="%g" font-size="10.5" text-anchor="middle" fill="%s">%s</text>`,
-				bx, nd.y+26, bw, c.bg, c.fg, bx+bw/2, nd.y+37, c.fg, esc(label))
+			b.Badges = append(b.Badges, svgBadge{X: bx, Y: nd.y + 26, W: bw, TextX: bx + bw/2, TextY: nd.y + 37,
+				BG: c.bg, FG: c.fg, Label: printable(label)})
 			bx += bw + 5
 		}
-		p("</g>\n")
+		g.Nodes = append(g.Nodes, b)
 	}
 	for _, nd := range left {
-		drawNode(nd, lx)
+		addNode(nd, lx)
 	}
 	for _, nd := range right {
-		drawNode(nd, rx)
+		addNode(nd, rx)
 	}
-	p("</svg>\n")
+	return g
+}
+
+// printAll is printable over a list.
+func printAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = printable(s)
+	}
+	return out
 }
 
 // edgeTitle is an arrow's tooltip.
@@ -456,55 +473,3 @@ func truncate(s string, n int) string {
 	}
 	return string([]rune(s)[:n-1]) + "…"
 }
-
-// htmlCSS is the page's whole stylesheet, inline so the file stands alone.
-const htmlCSS = `:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f1f5f9; color: #0f172a; font: 14px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 24px 20px 40px; }
-header { margin-bottom: 16px; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 16px; margin: 0 0 10px; }
-section { background: #fff; border: 1px solid #e2e8f0; border-radius: 10px; padding: 16px 18px; margin: 14px 0; }
-code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-.muted { color: #64748b; }
-.facts { margin: 0 0 8px; color: #475569; }
-.status { display: inline-block; margin: 0; padding: 6px 12px; border-radius: 8px; font-weight: 600; }
-.status.pass { background: #dcfce7; color: #166534; }
-.status.fail { background: #fee2e2; color: #991b1b; }
-.status.none { background: #e2e8f0; color: #334155; }
-.tags { display: block; margin-top: 3px; }
-.tag { display: inline-block; font-size: 11px; line-height: 16px; padding: 0 7px; margin: 0 4px 2px 0; border: 1px solid; border-radius: 9px; font-weight: 500; white-space: nowrap; }
-.kind { display: inline-block; font-size: 11px; color: #475569; background: #f1f5f9; border-radius: 4px; padding: 0 5px; margin-left: 6px; }
-ul.rules { list-style: none; margin: 0; padding: 0; }
-ul.rules > li { padding: 8px 10px; border-radius: 8px; margin-bottom: 6px; border-left: 4px solid; }
-ul.rules > li.pass { border-color: #16a34a; background: #f0fdf4; }
-ul.rules > li.fail { border-color: #dc2626; background: #fef2f2; }
-ul.rules .mark { font-weight: 700; }
-li.pass .mark, li.pass .result { color: #166534; }
-li.fail .mark, li.fail .result { color: #991b1b; font-weight: 600; }
-.result { float: right; font-size: 12.5px; }
-ul.violations { margin: 6px 0 0; padding-left: 20px; color: #7f1d1d; }
-ul.warnings { margin: 0; padding-left: 20px; }
-ul.warnings li { margin-bottom: 4px; }
-.check { font-size: 11px; font-weight: 600; color: #92400e; background: #fef3c7; border-radius: 4px; padding: 1px 6px; }
-figure { margin: 0; overflow-x: auto; }
-figure svg { display: block; max-width: 100%; height: auto; margin: 0 auto; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; }
-table.matrix th, table.matrix td { border: 1px solid #e2e8f0; padding: 6px 10px; }
-table.matrix thead th { background: #f8fafc; vertical-align: bottom; text-align: center; font-weight: 500; }
-table.matrix tbody th { background: #f8fafc; text-align: left; font-weight: 500; white-space: nowrap; }
-table.matrix th.corner { color: #64748b; font-size: 12px; text-align: left; }
-table.matrix th.bad { background: #fee2e2; box-shadow: inset 0 0 0 2px #dc2626; }
-table.matrix td { text-align: center; min-width: 44px; font-size: 15px; }
-td.yes { color: #166534; background: #f0fdf4; }
-td.self { color: #94a3b8; background: #f8fafc; }
-td.configured { color: #64748b; font-size: 12px; }
-td.violation { color: #fff; background: #dc2626; font-weight: 700; }
-table.list { width: 100%; }
-table.list th, table.list td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #e2e8f0; vertical-align: top; }
-table.list td:first-child { white-space: nowrap; }
-table.list th { font-size: 12px; color: #475569; font-weight: 600; }
-footer { color: #94a3b8; font-size: 12px; text-align: center; margin-top: 18px; }
-`

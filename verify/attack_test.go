@@ -255,6 +255,10 @@ func TestBackgroundRefresh(t *testing.T) {
 	// background and is answered with the keys held meanwhile.
 	before := e.iss.JWKSFetches()
 	e.v.Verify(ctx, old)
+	// That refresh is the verifier's own goroutine fetching over a real
+	// socket (the issuer is an httptest server), which a synctest bubble
+	// cannot hold and which signals nothing when done: poll its effect,
+	// the retired key being refused, with a deadline.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		_, err := e.v.Verify(ctx, old)

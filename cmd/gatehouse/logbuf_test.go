@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -24,23 +25,29 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// TestBufferedWriterFlushes runs in a synctest bubble, so the flush
+// interval passes on the fake clock: the line is not out one nanosecond
+// before the interval and is out at it, with no real waiting or polling.
 func TestBufferedWriterFlushes(t *testing.T) {
-	var out lockedBuffer
-	b := newBufferedWriter(&out, 20*time.Millisecond)
-	_, _ = b.Write([]byte("one\n"))
-	if out.String() != "" {
-		t.Fatal("written through at once: not buffered")
-	}
-	deadline := time.Now().Add(2 * time.Second)
-	for out.String() != "one\n" {
-		if time.Now().After(deadline) {
-			t.Fatal("not flushed by the timer")
+	synctest.Test(t, func(t *testing.T) {
+		const every = 20 * time.Millisecond
+		var out lockedBuffer
+		b := newBufferedWriter(&out, every)
+		_, _ = b.Write([]byte("one\n"))
+		time.Sleep(every - time.Nanosecond)
+		synctest.Wait()
+		if out.String() != "" {
+			t.Fatal("written out before the flush interval: not buffered")
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	_, _ = b.Write([]byte("two\n"))
-	_ = b.Close()
-	if out.String() != "one\ntwo\n" {
-		t.Fatalf("after Close: %q", out.String())
-	}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait() // the flusher has run its tick
+		if out.String() != "one\n" {
+			t.Fatalf("after the flush interval: %q, want the line", out.String())
+		}
+		_, _ = b.Write([]byte("two\n"))
+		_ = b.Close()
+		if out.String() != "one\ntwo\n" {
+			t.Fatalf("after Close: %q", out.String())
+		}
+	})
 }

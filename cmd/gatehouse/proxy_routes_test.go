@@ -61,22 +61,38 @@ func TestProxyEnforcesRoutesFromIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	var current atomic.Pointer[http.Handler]
+	// The issuer in force, and a note of each routes fetch it serves: the
+	// test waits on those events to know the proxy has the new routes.
+	type issuerState struct {
+		h            http.Handler
+		routeFetches chan struct{}
+	}
+	var current atomic.Pointer[issuerState]
 	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*current.Load()).ServeHTTP(w, r)
+		cur := current.Load()
+		if r.URL.Path == "/routes" {
+			select {
+			case cur.routeFetches <- struct{}{}:
+			default: // nobody is counting beyond two
+			}
+		}
+		cur.h.ServeHTTP(w, r)
 	}))
 	defer issuer.Close()
 	ring, err := keys.Open(ctx, st, keys.Options{Alg: "ES256", Secret: strings.Repeat("k", 32), RetireAfter: time.Hour, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	serveConfig := func(readScope string) {
+	// serveConfig puts a configuration in force and returns a channel that
+	// receives once for each of the first two routes fetches it serves.
+	serveConfig := func(readScope string) <-chan struct{} {
 		s, err := server.New(server.Options{Config: routesConfig(t, issuer.URL, readScope), Keys: ring, Store: st})
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := s.Handler()
-		current.Store(&h)
+		next := &issuerState{h: s.Handler(), routeFetches: make(chan struct{}, 2)}
+		current.Store(next)
+		return next.routeFetches
 	}
 	serveConfig("orders:read")
 
@@ -174,18 +190,23 @@ func TestProxyEnforcesRoutesFromIssuer(t *testing.T) {
 
 	// The issuer's configuration changes: reading an order now needs
 	// orders:write. The running proxy picks it up on its next refresh.
-	serveConfig("orders:write")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s1, _ := call("GET", "/orders/42", reader)
-		s2, _ := call("GET", "/orders/42", writer)
-		if s1 == 403 && s2 == 200 {
-			break
+	// Refresh fetches, puts the result in force, then waits for its next
+	// tick, so once the issuer sees a second fetch under the new
+	// configuration the first one's routes are in force: an event over the
+	// real sockets, where a poll of the proxy would only guess.
+	fetches := serveConfig("orders:write")
+	for i := range 2 {
+		select {
+		case <-fetches:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the proxy made %d routes fetches within 10s after the change, want 2", i)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after the route change: reader %d (want 403), writer %d (want 200)", s1, s2)
-		}
-		time.Sleep(20 * time.Millisecond)
+	}
+	if s1, _ := call("GET", "/orders/42", reader); s1 != 403 {
+		t.Errorf("after the route change: reader %d, want 403", s1)
+	}
+	if s2, _ := call("GET", "/orders/42", writer); s2 != 200 {
+		t.Errorf("after the route change: writer %d, want 200", s2)
 	}
 }
 

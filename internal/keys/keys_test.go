@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -622,70 +623,86 @@ func TestAlgorithmChange(t *testing.T) {
 }
 
 // TestRunFollowsOtherInstances checks that Run polls the version and
-// adopts a rotation made elsewhere.
+// adopts a rotation made elsewhere. It runs in a synctest bubble: the poll
+// ticker runs on the bubble's fake clock, so the test takes no real time
+// waiting for ticks (SQLite is in-process file I/O, which a bubble allows).
 func TestRunFollowsOtherInstances(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	path := tempDB(t)
-	clock := newClock()
-	optsA := testOptions(clock, ES256)
-	optsA.PollInterval = 5 * time.Millisecond
-	a := mustOpen(t, openStore(t, path), optsA)
-	b := mustOpen(t, openStore(t, path), testOptions(clock, ES256))
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		path := tempDB(t)
+		clock := newClock()
+		optsA := testOptions(clock, ES256)
+		optsA.PollInterval = 5 * time.Millisecond
+		a := mustOpen(t, openStore(t, path), optsA)
+		b := mustOpen(t, openStore(t, path), testOptions(clock, ES256))
 
-	done := make(chan struct{})
-	go func() { defer close(done); a.Run(ctx) }()
-	if err := b.Rotate(ctx); err != nil {
-		t.Fatalf("Rotate: %v", err)
-	}
-	want := b.Signer().KID
-	waitFor(t, func() bool { return a.Signer().KID == want }, "instance A to adopt B's rotation")
-	cancel()
-	<-done
+		done := make(chan struct{})
+		go func() { defer close(done); a.Run(ctx) }()
+		if err := b.Rotate(ctx); err != nil {
+			t.Fatalf("Rotate: %v", err)
+		}
+		want := b.Signer().KID
+		waitFor(t, optsA.PollInterval, func() bool { return a.Signer().KID == want }, "instance A to adopt B's rotation")
+		cancel()
+		<-done
+	})
 }
 
 // TestRunRotatesWhenDue checks scheduled rotation, and that two instances
-// running it at once rotate once.
+// running it at once rotate once. In a synctest bubble "some ticks pass
+// and nothing happens" is exact: sleeping on the fake clock fires a known
+// number of ticks, and synctest.Wait returns once both instances have
+// finished their rounds, so the negative checks cannot pass by being early.
 func TestRunRotatesWhenDue(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	path := tempDB(t)
-	clock := newClock()
-	opts := testOptions(clock, ES256)
-	opts.RotationPeriod = 24 * time.Hour
-	opts.PollInterval = 5 * time.Millisecond
-	st := openStore(t, path)
-	a := mustOpen(t, st, opts)
-	b := mustOpen(t, openStore(t, path), opts)
-	first := a.Signer().KID
-	v0 := a.Version()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		path := tempDB(t)
+		clock := newClock()
+		opts := testOptions(clock, ES256)
+		opts.RotationPeriod = 24 * time.Hour
+		opts.PollInterval = 5 * time.Millisecond
+		st := openStore(t, path)
+		a := mustOpen(t, st, opts)
+		b := mustOpen(t, openStore(t, path), opts)
+		first := a.Signer().KID
+		v0 := a.Version()
 
-	var wg sync.WaitGroup
-	wg.Go(func() { a.Run(ctx) })
-	wg.Go(func() { b.Run(ctx) })
-	time.Sleep(30 * time.Millisecond) // some ticks before the period ends: no rotation
-	if a.Signer().KID != first || storedRing(t, st).Version != v0 {
-		t.Fatal("rotated before RotationPeriod")
-	}
-	clock.Advance(24 * time.Hour)
-	waitFor(t, func() bool { return a.Signer().KID != first && b.Signer().KID == a.Signer().KID }, "both instances to rotate")
-	time.Sleep(30 * time.Millisecond) // more ticks: the clock stands still, so no second rotation
-	cancel()
-	wg.Wait()
-	if v := storedRing(t, st).Version; v != v0+1 {
-		t.Errorf("store version = %d after scheduled rotation, want %d (exactly one)", v, v0+1)
-	}
+		var wg sync.WaitGroup
+		wg.Go(func() { a.Run(ctx) })
+		wg.Go(func() { b.Run(ctx) })
+		time.Sleep(6 * opts.PollInterval) // six ticks each before the period ends: no rotation
+		synctest.Wait()
+		if a.Signer().KID != first || storedRing(t, st).Version != v0 {
+			t.Fatal("rotated before RotationPeriod")
+		}
+		clock.Advance(24 * time.Hour)
+		waitFor(t, opts.PollInterval, func() bool { return a.Signer().KID != first && b.Signer().KID == a.Signer().KID }, "both instances to rotate")
+		time.Sleep(6 * opts.PollInterval) // more ticks: the clock stands still, so no second rotation
+		synctest.Wait()
+		cancel()
+		wg.Wait()
+		if v := storedRing(t, st).Version; v != v0+1 {
+			t.Errorf("store version = %d after scheduled rotation, want %d (exactly one)", v, v0+1)
+		}
+	})
 }
 
-func waitFor(t *testing.T, cond func() bool, what string) {
+// waitFor lets a synctest bubble's fake clock run one poll interval at a
+// time, each time until every goroutine has finished its round, until cond
+// holds; a bounded number of rounds, so a broken Run fails rather than
+// hangs.
+func waitFor(t *testing.T, poll time.Duration, cond func() bool, what string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
+	for range 100 {
+		if cond() {
+			return
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(poll)
+		synctest.Wait()
 	}
+	t.Fatalf("%s: not within 100 polls", what)
 }
 
 func TestASN1ToRaw(t *testing.T) {

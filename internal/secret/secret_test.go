@@ -3,6 +3,7 @@ package secret
 import (
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -93,7 +94,7 @@ func (s *slowChecker) Check(string) bool {
 	s.cur++
 	s.max = max(s.max, s.cur)
 	s.mu.Unlock()
-	time.Sleep(5 * time.Millisecond)
+	time.Sleep(5 * time.Millisecond) // on the bubble's fake clock: see TestGateBoundsConcurrency
 	s.mu.Lock()
 	s.cur--
 	s.mu.Unlock()
@@ -102,15 +103,24 @@ func (s *slowChecker) Check(string) bool {
 
 // TestGateBoundsConcurrency: however many checks arrive at once, no more
 // than the gate admits run together (each argon2id check holds ~19 MiB).
+// In a synctest bubble each check's 5ms takes no real time and the
+// schedule is exact: the gate is full at once (max is 3, not merely at
+// most 3), and 40 checks take ⌈40/3⌉ rounds of 5ms on the fake clock.
 func TestGateBoundsConcurrency(t *testing.T) {
-	inner := &slowChecker{}
-	c := gated{inner: inner, gate: NewGate(3)}
-	var wg sync.WaitGroup
-	for range 40 {
-		wg.Go(func() { c.Check("x") })
-	}
-	wg.Wait()
-	if inner.max > 3 || inner.max == 0 {
-		t.Fatalf("%d checks ran at once, gate allows 3", inner.max)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		inner := &slowChecker{}
+		c := gated{inner: inner, gate: NewGate(3)}
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() { c.Check("x") })
+		}
+		wg.Wait()
+		if inner.max != 3 {
+			t.Fatalf("%d checks ran at once, gate allows 3", inner.max)
+		}
+		if got, want := time.Since(start), 14*5*time.Millisecond; got != want {
+			t.Errorf("40 checks took %v on the fake clock, want %v (14 rounds of 3)", got, want)
+		}
+	})
 }

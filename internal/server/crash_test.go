@@ -1,10 +1,12 @@
 package server_test
 
 import (
+	"bufio"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -24,6 +26,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/internal/testkit/pgtest"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/store/postgres"
@@ -86,22 +89,38 @@ func startChild(t *testing.T, addr, storage string) *child {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "GATEHOUSE_CRASH_CHILD_ADDR="+addr, "GATEHOUSE_CRASH_CHILD_STORAGE="+storage)
 	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _, _ = cmd.Process.Wait() })
-	base := "http://" + addr
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(base + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
+	// The child prints "ready" once it listens, so waiting for that line
+	// is waiting for the event itself rather than polling the port; an
+	// exit before it (EOF) fails at once instead of at the deadline.
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, out) // until the child exits
+				return
+			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("child did not start")
+		ready <- fmt.Errorf("child exited before listening (%v)", sc.Err())
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+	case <-time.After(20 * time.Second):
+		t.Fatal("child did not start within 20s")
 	}
-	return &child{cmd: cmd, base: base}
+	return &child{cmd: cmd, base: "http://" + addr}
 }
 
 func freeAddr(t *testing.T) string {
@@ -120,9 +139,7 @@ func freeAddr(t *testing.T) string {
 // cut off by the kill — was rotated by that very request. The store must
 // pass an integrity check.
 func TestCrashDuringRefreshLoad(t *testing.T) {
-	if testing.Short() {
-		t.Skip("skipping the crash test in -short mode")
-	}
+	testkit.SkipShort(t, "the crash test (a subprocess killed under load)")
 	t.Run("sqlite", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "crash.db")
 		crashTest(t, "sqlite:"+path, func(t *testing.T) {
@@ -168,11 +185,29 @@ func crashTest(t *testing.T, storage string, integrity func(*testing.T)) {
 	results := make([]last, clients)
 	var wg sync.WaitGroup
 	var rotations sync.Map
+	// The kill comes once every client has rotated warmRotations times,
+	// so that all of them are mid-loop with requests in flight, however
+	// fast or slow the machine: a fixed sleep is too short on a loaded CI
+	// runner and needlessly long elsewhere. A client that stops early
+	// counts as warm, so the wait cannot hang on it.
+	const warmRotations = 25
+	var warm sync.WaitGroup
+	warm.Add(clients)
 	hc := &http.Client{Timeout: 5 * time.Second}
 	for i := range clients {
 		wg.Go(func() {
+			warmed := false
+			defer func() {
+				if !warmed {
+					warm.Done()
+				}
+			}()
 			cur := tokens[i]
 			for n := 0; ; n++ {
+				if n == warmRotations {
+					warmed = true
+					warm.Done()
+				}
 				form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cur}}
 				req, _ := http.NewRequest("POST", c.base+"/token", strings.NewReader(form.Encode()))
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -201,7 +236,15 @@ func crashTest(t *testing.T, storage string, integrity func(*testing.T)) {
 			}
 		})
 	}
-	time.Sleep(1500 * time.Millisecond)
+	warmedUp := make(chan struct{})
+	go func() { warm.Wait(); close(warmedUp) }()
+	select {
+	case <-warmedUp:
+	case <-time.After(30 * time.Second):
+		// Kill anyway, so that the clients stop; the load check below
+		// says whether what ran is enough.
+		t.Errorf("clients did not reach %d rotations each within 30s", warmRotations)
+	}
 	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}

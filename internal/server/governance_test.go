@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
@@ -267,33 +269,36 @@ func TestUsageFlushedOnTimer(t *testing.T) {
 	if got := usageOf(t, e.store); len(got) != 0 {
 		t.Fatalf("usage written before any flush: %v", got)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go e.server.RunUsage(ctx, 20*time.Millisecond)
 	want := map[string]int64{
 		"order-sync-job → order-sync-job":              2,
 		"order-sync-job → order-status-api":            3,
 		"order-sync-job → https://billing.example.com": 2,
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		got := usageOf(t, e.store)
-		if len(got) == len(want) && got["order-sync-job → order-status-api"] == 3 {
-			for k, v := range want {
-				if got[k] != v {
-					t.Errorf("%s = %d, want %d", k, got[k], v)
-				}
-			}
-			break
+	// RunUsage runs in a synctest bubble, so its ticker is on the bubble's
+	// fake clock: nothing is written one nanosecond before the interval,
+	// and at the interval synctest.Wait returns once the flush is done
+	// (the store is SQLite, in-process, so the flush does not leave the
+	// bubble's goroutines blocked on anything outside it).
+	synctest.Test(t, func(t *testing.T) {
+		const every = 20 * time.Millisecond
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() { defer close(done); e.server.RunUsage(ctx, every) }()
+		time.Sleep(every - time.Nanosecond)
+		synctest.Wait()
+		if rows, err := e.store.Usage(ctx); err != nil || len(rows) != 0 {
+			t.Fatalf("usage before the timer fired: %v %v", rows, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("usage after the timer = %v, want %v", got, want)
-		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(time.Nanosecond)
+		synctest.Wait() // the tick's flush has finished
+		cancel()
+		<-done
+	})
+	if got := usageOf(t, e.store); !maps.Equal(got, want) {
+		t.Fatalf("usage after the timer = %v, want %v", got, want)
 	}
 	// Later flushes add, they do not rewrite.
 	tokenRequest(t, e, job, url.Values{"grant_type": {"client_credentials"}, "audience": {"order-status-api"}})
-	cancel()
 	if err := e.server.FlushUsage(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -14,16 +14,16 @@ import (
 const ChromiumPath = "/usr/bin/chromium"
 
 // Browser starts a headless Chromium for one test and returns its chromedp
-// context (width × height window), or skips the test with a one-line
-// reason when Chromium is not installed or the test runs with -short. The
-// flags keep it off the network: this machine allows loopback only.
+// context (width × height window). It skips the test under -short, and
+// with a one-line reason when Chromium is not installed, except under CI
+// (CI=true), where the browser tests always run and a missing Chromium
+// fails them. The flags keep it off the network: this machine allows
+// loopback only.
 func Browser(t *testing.T, width, height int) context.Context {
 	t.Helper()
+	SkipShort(t, "the real-browser test")
 	if _, err := os.Stat(ChromiumPath); err != nil {
-		t.Skipf("skipping: %s not found (install it with .ci/deps.sh)", ChromiumPath)
-	}
-	if testing.Short() {
-		t.Skip("skipping the real-browser test in -short mode")
+		Missing(t, ChromiumPath+" not found (install it with .ci/deps.sh)")
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	t.Cleanup(cancel)
