@@ -17,7 +17,14 @@ import (
 // header, is invalid_request (§3.1). The grammar allows several spaces
 // after the scheme, so they are accepted; leading and trailing whitespace
 // is not part of a field value (RFC 9110 §5.5) and net/http removes it.
-func bearerToken(h http.Header) (string, *Error) {
+func bearerToken(h http.Header) (string, *Error) { return BearerToken(h) }
+
+// BearerToken extracts the token of an "Authorization: Bearer" header as
+// the middleware does (RFC 6750 §2.1), for a handler that takes the token
+// some other way too (as OIDC UserInfo does, in a form body). No header, or
+// another scheme, is an *Error with an empty Code (answer with a bare
+// challenge); a malformed header or several are invalid_request.
+func BearerToken(h http.Header) (string, *Error) {
 	vals := h["Authorization"]
 	switch len(vals) {
 	case 0:

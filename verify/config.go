@@ -20,6 +20,19 @@ type Config struct {
 	// Audience is this API's id: a token is accepted only when its "aud"
 	// contains exactly this string (RFC 7519 §4.1.3, RFC 9068 §4).
 	Audience string
+	// InsecureAnyAudience accepts a token whatever its aud, and leaves the
+	// audience decision to the caller (Claims.Audience); Audience must
+	// then be empty. Safe only for an issuer examining its own tokens for
+	// a caller whose rights it checks itself, as RFC 7662 introspection
+	// does (active only for a caller the token's aud or client_id names).
+	// Never for an API: it would accept every other API's tokens.
+	InsecureAnyAudience bool
+	// InsecureIgnoreExpiry skips the exp check (exp must still be present
+	// and well-formed). Safe only where a token proves who it named rather
+	// than authorising anything now: an ID token used as the
+	// id_token_hint of an RP-initiated logout, which OIDC RP-Initiated
+	// Logout §2 lets the OP accept after it expired.
+	InsecureIgnoreExpiry bool
 
 	// JWKSURL, when set, is used instead of discovery.
 	JWKSURL string
@@ -106,8 +119,11 @@ func (cfg Config) validate() (*settings, error) {
 	if cfg.Issuer == "" {
 		bad("Issuer is required: it is compared exactly with every token's iss")
 	}
-	if cfg.Audience == "" {
+	switch {
+	case cfg.Audience == "" && !cfg.InsecureAnyAudience:
 		bad("Audience is required: it is this API's id, which every token's aud must contain")
+	case cfg.Audience != "" && cfg.InsecureAnyAudience:
+		bad("set either Audience or InsecureAnyAudience, not both")
 	}
 	if cfg.StaticJWKS == nil {
 		u := cfg.JWKSURL

@@ -363,6 +363,30 @@ func TestLeeway(t *testing.T) {
 	wantCheck(t, err, verify.CheckExpiry)
 }
 
+// TestInsecureHatches: the two escape hatches an issuer uses on its own
+// tokens do exactly what they say and nothing more.
+func TestInsecureHatches(t *testing.T) {
+	ctx := context.Background()
+	anyAud := newEnv(t, func(c *verify.Config) { c.Audience, c.InsecureAnyAudience = "", true })
+	c, err := anyAud.v.Verify(ctx, anyAud.key.Sign(anyAud.iss.Claims(client, "openid", "hr-api")))
+	if err != nil || c.Audience.String() != "hr-api" {
+		t.Errorf("InsecureAnyAudience: %v, %v", c, err)
+	}
+	_, err = anyAud.v.Verify(ctx, anyAud.raw(anyAud.hdr(), anyAud.payload("aud", "")))
+	wantCheck(t, err, verify.CheckAudience) // aud must still be present
+	_, err = anyAud.v.Verify(ctx, anyAud.key.Sign(anyAud.claims().With("exp", anyAud.iss.Clock.Now().Add(-time.Hour).Unix())))
+	wantCheck(t, err, verify.CheckExpiry) // and exp still counts
+
+	expired := newEnv(t, func(c *verify.Config) { c.InsecureIgnoreExpiry = true })
+	if _, err := expired.v.Verify(ctx, expired.key.Sign(expired.claims().With("exp", expired.iss.Clock.Now().Add(-time.Hour).Unix()))); err != nil {
+		t.Errorf("InsecureIgnoreExpiry refused an expired token: %v", err)
+	}
+	_, err = expired.v.Verify(ctx, expired.raw(expired.hdr(), expired.payload("exp", "")))
+	wantCheck(t, err, verify.CheckExpiry) // exp must still be present
+	_, err = expired.v.Verify(ctx, expired.key.Sign(expired.iss.Claims(client, "openid", "hr-api")))
+	wantCheck(t, err, verify.CheckAudience) // and aud still counts
+}
+
 func TestConfigErrors(t *testing.T) {
 	jwks := testkit.JWKS(testkit.ES256Key("k"))
 	tests := []struct {
@@ -379,6 +403,7 @@ func TestConfigErrors(t *testing.T) {
 		{"plain http", verify.Config{Issuer: "http://id.example.com", Audience: api}, "plain http"},
 		{"both key sources", verify.Config{Issuer: "https://id", Audience: api, StaticJWKS: jwks, JWKSURL: "https://id/jwks"}, "either"},
 		{"bad static JWKS", verify.Config{Issuer: "https://id", Audience: api, StaticJWKS: []byte("{")}, "StaticJWKS"},
+		{"audience and any audience", verify.Config{Issuer: "https://id", Audience: api, InsecureAnyAudience: true, StaticJWKS: jwks}, "not both"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

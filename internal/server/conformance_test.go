@@ -186,3 +186,36 @@ func TestConformanceBasicOP(t *testing.T) {
 		}
 	})
 }
+
+// TestOwnTokensFollowRotation (issue 10 item 3): the issuer checks its own
+// tokens with package verify over the ring's current JWKS, so after a
+// rotation tokens of the new key introspect as active at once, tokens of
+// the old one still do, and an ID token is never taken for an access token.
+func TestOwnTokensFollowRotation(t *testing.T) {
+	e := start(t)
+	cc := func() string {
+		m := tokenRequest(t, e, basic("order-sync-job", "sync-job-secret-change-me"), url.Values{"grant_type": {"client_credentials"}})
+		return m["access_token"].(string)
+	}
+	before := cc()
+	if err := e.ring.Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	after := cc()
+	for name, tok := range map[string]string{"before": before, "after": after} {
+		if m := introspect(t, e, "order-sync-job", "sync-job-secret-change-me", tok); m["active"] != true {
+			t.Errorf("token minted %s the rotation: %v", name, m)
+		}
+	}
+	cfg := oauthConfig(e, "web-portal", "web-portal-secret-123", "http://127.0.0.1:3000/callback", "openid")
+	verifier, _ := pkce()
+	tok, _ := redeem(t, e, cfg, signIn(t, e, newBrowser(t), cfg, "s", "n", verifier, true), verifier)
+	if m := introspect(t, e, "web-portal", "web-portal-secret-123", tok.Extra("id_token").(string)); m["active"] != false {
+		t.Errorf("an ID token introspected as %v", m)
+	}
+	resp := userinfoResp(t, e, "GET", tok.Extra("id_token").(string), false, true)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("an ID token at userinfo: %d", resp.StatusCode)
+	}
+}

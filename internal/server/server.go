@@ -75,7 +75,9 @@ type Server struct {
 	minter *issue.Minter
 	// grants is the protocol engine every grant and authorization
 	// decision runs in; handlers only adapt HTTP to it.
-	grants  *grant.Engine
+	grants *grant.Engine
+	// own verifies the tokens this server signed (owntokens.go).
+	own     *ownTokens
 	clients map[string]*clientEntry
 	// secretFloor and passwordFloor pad every refused client secret and
 	// password to the cost of the slowest stored form in use, so a refusal
@@ -215,6 +217,7 @@ func New(o Options) (*Server, error) {
 	for _, id := range cfg.Admins {
 		s.admins[id] = true
 	}
+	s.own = &ownTokens{keys: o.Keys, issuer: s.issuer, now: o.Now}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
 		Store: s.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: s.now, Log: s.log})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {

@@ -7,8 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	jose "github.com/go-jose/go-jose/v4"
-
+	"github.com/gatehouse/gatehouse/httpauth"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -111,9 +110,9 @@ func userinfoToken(r *http.Request) (tok string, status int, problem string) {
 		}
 		return body[0], 0, ""
 	}
-	scheme, tok, ok := strings.Cut(authz[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || strings.ContainsAny(tok, " \t") {
-		return "", http.StatusBadRequest, "invalid_request"
+	tok, herr := httpauth.BearerToken(r.Header)
+	if herr != nil {
+		return "", herr.Status, string(herr.Code)
 	}
 	return tok, 0, ""
 }
@@ -127,40 +126,4 @@ func (s *Server) accessRevoked(r *http.Request, c *oauth.AccessClaims) bool {
 		return true
 	}
 	return revoked
-}
-
-// parseIDTokenHint accepts an ID token this server signed, even expired
-// (OIDC RP-Initiated Logout §2 allows that), and returns its claims.
-func (s *Server) parseIDTokenHint(tok string) (sub, clientID, sid string, ok bool) {
-	if len(tok) > 16<<10 {
-		return "", "", "", false
-	}
-	jws, err := jose.ParseSigned(tok, introspectAlgs)
-	if err != nil || len(jws.Signatures) != 1 {
-		return "", "", "", false
-	}
-	h := jws.Signatures[0].Protected
-	if typ, _ := h.ExtraHeaders["typ"].(string); typ != "JWT" {
-		return "", "", "", false
-	}
-	pub, alg, found := s.keys.PublicKey(h.KeyID)
-	if !found || alg != h.Algorithm {
-		return "", "", "", false
-	}
-	payload, err := jws.Verify(pub)
-	if err != nil {
-		return "", "", "", false
-	}
-	var c struct {
-		Iss string         `json:"iss"`
-		Sub string         `json:"sub"`
-		Aud oauth.Audience `json:"aud"`
-		Sid string         `json:"sid"`
-	}
-	if json.Unmarshal(payload, &c) != nil || c.Iss != s.issuer || len(c.Aud) != 1 {
-		return "", "", "", false
-	}
-	// exp is not checked on purpose: an expired hint is still proof of
-	// whose session it was.
-	return c.Sub, c.Aud[0], c.Sid, true
 }
