@@ -31,7 +31,10 @@ func newServeCmd(getenv env) *cobra.Command {
 
 It opens the store named by "storage:" (sqlite:PATH by default), loads or creates
 the signing key ring, and serves discovery, JWKS, the token endpoint and
-introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.`,
+introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
+SIGHUP (or a change of the file, with --watch-config) reloads the configuration:
+a valid one replaces clients, users, policy and routes at once, an invalid one is
+refused and logged, and the running configuration stays in force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
@@ -62,6 +65,7 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 	cmd.Flags().StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of the main listener (to anyone who can connect to it)")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
 	cmd.Flags().DurationVar(&o.usageFlush, "usage-flush-interval", server.DefaultUsageFlushInterval, "how often token issuance counts are written to the store (and once at shutdown); see gatehouse audit --usage")
+	cmd.Flags().DurationVar(&o.watchConfig, "watch-config", 0, "also reload the configuration when the file changes, checked this often (e.g. 5s); SIGHUP always reloads")
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -69,13 +73,16 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 // checkPolicy refuses a configuration that breaks its own policy rules:
 // serving it would issue tokens the policy forbids. It runs the audit's
 // evaluation, so serve and `gatehouse audit` cannot disagree.
-func checkPolicy(cfg *config.Config) error {
+func checkPolicy(cfg *config.Config) error { return checkPolicyFor(cfg, "refusing to start") }
+
+// checkPolicyFor is checkPolicy with the verb of its message.
+func checkPolicyFor(cfg *config.Config, refusing string) error {
 	vs := audit.Evaluate(cfg)
 	if len(vs) == 0 {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "refusing to start: %s breaks its policy (%d violation", cfg.Path, len(vs))
+	fmt.Fprintf(&b, "%s: %s breaks its policy (%d violation", refusing, cfg.Path, len(vs))
 	if len(vs) > 1 {
 		b.WriteString("s")
 	}
@@ -135,6 +142,9 @@ type serveOptions struct {
 	metricsListen string
 	gcInterval    time.Duration
 	usageFlush    time.Duration
+	// watchConfig, when positive, reloads the configuration when the
+	// file changes, checked this often (SIGHUP always reloads).
+	watchConfig time.Duration
 }
 
 // serve runs until ctx is cancelled. ready, when not nil, receives the
@@ -172,6 +182,7 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	go ring.Run(ringCtx)
 	go collectGarbage(ringCtx, st, o.gcInterval, logger)
 	go srv.RunUsage(ringCtx, o.usageFlush)
+	startReloader(ringCtx, cfg.Path, srv, logger, o.watchConfig)
 	if o.metricsListen != "" {
 		ms := &http.Server{Addr: o.metricsListen, Handler: srv.Metrics(), ReadHeaderTimeout: 5 * time.Second}
 		go func() {

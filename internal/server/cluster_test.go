@@ -55,7 +55,7 @@ func startCluster(t *testing.T, n int) []*env {
 			t.Fatal(err)
 		}
 		mux.Handle("/", s.Handler())
-		envs = append(envs, &env{srv: srv, store: st, ring: ring})
+		envs = append(envs, &env{srv: srv, store: st, ring: ring, server: s})
 	}
 	return envs
 }

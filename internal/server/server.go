@@ -13,7 +13,11 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/grant"
@@ -63,36 +67,54 @@ const (
 // below it unless dozens of them fail at once.
 const maxClientIDsPerAddress = 64
 
-// Server serves discovery, JWKS, the token and introspection endpoints.
+// Server serves the authorization server's endpoints for one version of
+// the configuration. Reload builds the next version and swaps it in; what
+// must outlive a configuration (the store, the key ring, rate limiters,
+// metrics, usage counts, the hashing gate) lives in the embedded shared
+// part, so a reload resets no throttle and loses no count.
 type Server struct {
+	*shared
 	cfg    *config.Config
-	issuer string
-	keys   KeyRing
-	store  store.Store
-	log    *slog.Logger
-	now    func() time.Time
 	model  *policy.Model
 	minter *issue.Minter
 	// grants is the protocol engine every grant and authorization
 	// decision runs in; handlers only adapt HTTP to it.
-	grants *grant.Engine
-	// own verifies the tokens this server signed (owntokens.go).
-	own     *ownTokens
+	grants  *grant.Engine
 	clients map[string]*clientEntry
 	// secretFloor and passwordFloor pad every refused client secret and
 	// password to the cost of the slowest stored form in use, so a refusal
 	// takes as long for an unknown id or username as for a known one.
 	secretFloor   *secret.Floor
 	passwordFloor *secret.Floor
-	failures      *failureLimiter
-	accessLog     bool
-	accessLogger  *slog.Logger
-	serveMetrics  bool
+	users         map[string]*user
+
+	// admins may call the admin endpoints; routeDocs are the GET /routes
+	// answers by client id.
+	admins    map[string]bool
+	routeDocs map[string]routeDoc
+
+	discovery []byte
+	asMeta    []byte
+	handler   http.Handler
+}
+
+// shared is what every version of the configuration serves with.
+type shared struct {
+	issuer string
+	keys   KeyRing
+	store  store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	// own verifies the tokens this server signed (owntokens.go).
+	own          *ownTokens
+	failures     *failureLimiter
+	accessLog    bool
+	accessLogger *slog.Logger
+	serveMetrics bool
 
 	// slowHashes bounds concurrent argon2id/bcrypt checks (memory).
 	slowHashes  secret.Gate
 	pages       *web.Pages
-	users       map[string]*user
 	loginByUser *failureLimiter
 	loginByIP   *failureLimiter
 	// Cookie names: with an https issuer they carry the __Host- prefix,
@@ -103,14 +125,12 @@ type Server struct {
 	metrics *metrics
 	usage   *usageCounters
 
-	// admins may call the admin endpoints; routeDocs are the GET /routes
-	// answers by client id.
-	admins    map[string]bool
-	routeDocs map[string]routeDoc
-
-	discovery []byte
-	asMeta    []byte
-	handler   http.Handler
+	// cur is the configuration in force; root serves every request with
+	// the version current when the request arrived, start to finish.
+	cur      atomic.Pointer[Server]
+	root     http.Handler
+	reloadMu sync.Mutex
+	reloads  *prometheus.CounterVec
 }
 
 type clientEntry struct {
@@ -172,54 +192,68 @@ func New(o Options) (*Server, error) {
 		o.AccessLogger = o.Logger
 	}
 	cfg := o.Config
-	s := &Server{
-		cfg:          cfg,
+	sh := &shared{
 		issuer:       strings.TrimSuffix(cfg.Issuer, "/"),
 		keys:         o.Keys,
-		store:        o.Store,
 		log:          o.Logger,
 		now:          o.Now,
-		model:        policy.New(cfg.PolicyClients()),
 		failures:     newFailureLimiter(6*time.Second, 10, 10000, maxClientIDsPerAddress),
 		accessLog:    o.AccessLog,
 		accessLogger: o.AccessLogger,
 		metrics:      newMetrics(),
 		usage:        newUsageCounters(cfg),
 		serveMetrics: o.MetricsOnMainListener,
+		// A person gets 5 tries, then one per minute; an address 20, then
+		// one every 3 seconds, so one address cannot lock out many users
+		// quickly. These are per instance and bound concurrent guesses on
+		// it; the count across instances is in the store
+		// (loginFailureLimit, login.go). Their keys are a bare username
+		// or address: one bucket per group.
+		slowHashes:  secret.NewGate(2 * runtime.GOMAXPROCS(0)),
+		loginByUser: newFailureLimiter(time.Minute, 5, 10000, 1),
+		loginByIP:   newFailureLimiter(3*time.Second, 20, 10000, 1),
 	}
-	s.store = &countedStore{Store: o.Store, errs: s.metrics.storeErrs}
-	s.minter = issue.New(s.issuer, cfg.AccessTokenTTL, o.Keys, o.Now)
-	// A person gets 5 tries, then one per minute; an address 20, then one
-	// every 3 seconds, so one address cannot lock out many users quickly.
-	// These are per instance and bound concurrent guesses on it; the count
-	// across instances is in the store (loginFailureLimit, login.go).
-	s.slowHashes = secret.NewGate(2 * runtime.GOMAXPROCS(0))
-	// Their keys are a bare username or address: one bucket per group.
-	s.loginByUser = newFailureLimiter(time.Minute, 5, 10000, 1)
-	s.loginByIP = newFailureLimiter(3*time.Second, 20, 10000, 1)
-	s.sessionCookie, s.csrfCookie = "gatehouse_session", "gatehouse_csrf"
-	if strings.HasPrefix(s.issuer, "https://") {
-		s.secureCookies = true
-		s.sessionCookie, s.csrfCookie = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
+	sh.store = &countedStore{Store: o.Store, errs: sh.metrics.storeErrs}
+	sh.reloads = newReloadCounter(sh.metrics.reg)
+	sh.sessionCookie, sh.csrfCookie = "gatehouse_session", "gatehouse_csrf"
+	if strings.HasPrefix(sh.issuer, "https://") {
+		sh.secureCookies = true
+		sh.sessionCookie, sh.csrfCookie = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
 	}
 	pages, err := web.New()
 	if err != nil {
 		return nil, err
 	}
-	s.pages = pages
-	if s.users, s.passwordFloor, err = loadUsers(cfg, s.slowHashes); err != nil {
+	sh.pages = pages
+	sh.own = &ownTokens{keys: o.Keys, issuer: sh.issuer, now: o.Now}
+	s, err := sh.build(cfg)
+	if err != nil {
 		return nil, err
 	}
-	if s.clients, s.secretFloor, err = loadClients(cfg, s.slowHashes); err != nil {
+	sh.cur.Store(s)
+	sh.root = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sh.cur.Load().handler.ServeHTTP(w, r)
+	})
+	return s, nil
+}
+
+// build makes the Server of one configuration over the shared part.
+func (sh *shared) build(cfg *config.Config) (*Server, error) {
+	s := &Server{shared: sh, cfg: cfg, model: policy.New(cfg.PolicyClients())}
+	s.minter = issue.New(sh.issuer, cfg.AccessTokenTTL, sh.keys, sh.now)
+	var err error
+	if s.users, s.passwordFloor, err = loadUsers(cfg, sh.slowHashes); err != nil {
+		return nil, err
+	}
+	if s.clients, s.secretFloor, err = loadClients(cfg, sh.slowHashes); err != nil {
 		return nil, err
 	}
 	s.admins = make(map[string]bool, len(cfg.Admins))
 	for _, id := range cfg.Admins {
 		s.admins[id] = true
 	}
-	s.own = &ownTokens{keys: o.Keys, issuer: s.issuer, now: o.Now}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
-		Store: s.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: s.now, Log: s.log})
+		Store: sh.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}
@@ -230,8 +264,9 @@ func New(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the root HTTP handler.
-func (s *Server) Handler() http.Handler { return s.handler }
+// Handler returns the root HTTP handler: it serves each request with the
+// configuration in force when the request arrived, across reloads.
+func (s *Server) Handler() http.Handler { return s.root }
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -22,8 +23,11 @@ const DefaultUsageFlushInterval = time.Minute
 // Every aud a token can carry is in its client's allowed set (the client
 // plus its configured audience: policy.Model.Grant narrows within it and
 // Restrict cuts refresh grants down to it), so the table is complete.
+//
+// A configuration reload swaps in a larger table (extend) that keeps every
+// counter of the old one, so no count is lost across a reload.
 type usageCounters struct {
-	byClient map[string]map[string]*usageCounter
+	table atomic.Pointer[map[string]map[string]*usageCounter]
 }
 
 // usageCounter is one (client, audience) pair, allocated on its own. The
@@ -39,18 +43,37 @@ type usageCounter struct {
 }
 
 func newUsageCounters(cfg *config.Config) *usageCounters {
-	u := &usageCounters{byClient: make(map[string]map[string]*usageCounter, len(cfg.Clients))}
+	u := &usageCounters{}
+	u.extend(cfg)
+	return u
+}
+
+// extend adds the pairs of cfg to the table. Existing counters are kept
+// (also of clients cfg no longer has, whose counts are still to flush).
+// Reloads are serialised by the caller.
+func (u *usageCounters) extend(cfg *config.Config) {
+	next := map[string]map[string]*usageCounter{}
+	if old := u.table.Load(); old != nil {
+		for id, m := range *old {
+			next[id] = maps.Clone(m)
+		}
+	}
 	for _, c := range cfg.Clients {
-		m := map[string]*usageCounter{c.ID: {client: c.ID, audience: c.ID}}
-		for _, a := range c.Audience {
+		m := next[c.ID]
+		if m == nil {
+			m = map[string]*usageCounter{}
+			next[c.ID] = m
+		}
+		for _, a := range append([]string{c.ID}, c.Audience...) {
 			if m[a] == nil {
 				m[a] = &usageCounter{client: c.ID, audience: a}
 			}
 		}
-		u.byClient[c.ID] = m
 	}
-	return u
+	u.table.Store(&next)
 }
+
+func (u *usageCounters) byClient() map[string]map[string]*usageCounter { return *u.table.Load() }
 
 // count records one token of clientID for every value of aud, issued at.
 // A value outside the table (impossible with a validated configuration)
@@ -59,7 +82,7 @@ func (u *usageCounters) count(clientID string, aud []string, at time.Time) {
 	if u == nil {
 		return
 	}
-	m := u.byClient[clientID]
+	m := u.byClient()[clientID]
 	if m == nil {
 		return
 	}
@@ -82,7 +105,7 @@ func (u *usageCounters) count(clientID string, aud []string, at time.Time) {
 // take removes and returns the counts gathered since the last take.
 func (u *usageCounters) take() []store.UsageDelta {
 	var out []store.UsageDelta
-	for _, m := range u.byClient {
+	for _, m := range u.byClient() {
 		for _, c := range m {
 			n := c.n.Swap(0)
 			if n == 0 {
@@ -99,7 +122,7 @@ func (u *usageCounters) take() []store.UsageDelta {
 // next flush carries them and nothing is lost.
 func (u *usageCounters) giveBack(ds []store.UsageDelta) {
 	for _, d := range ds {
-		if c := u.byClient[d.ClientID][d.Audience]; c != nil {
+		if c := u.byClient()[d.ClientID][d.Audience]; c != nil {
 			c.n.Add(d.Count)
 		}
 	}

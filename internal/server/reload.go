@@ -1,0 +1,77 @@
+package server
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/config"
+)
+
+// Reload replaces the configuration in force with cfg, which the caller
+// has loaded and checked exactly as at start-up (config.Load and the
+// policy rules). Clients, users, scopes, audiences, policy, routes,
+// admins, trusted proxies and token lifetimes change at once: requests
+// that arrive afterwards see the new configuration, requests in flight
+// finish on the old one. Nothing shared is reset: rate limits, lockouts,
+// usage counts, sessions and keys carry over.
+//
+// Settings the running process cannot change (see RestartOnly) keep their
+// running values and are returned, so the caller can say that they need a
+// restart. On an error nothing changes: the old configuration stays in
+// force. Reloads are serialised.
+func (s *Server) Reload(cfg *config.Config) (needRestart []string, err error) {
+	if cfg == nil {
+		return nil, errors.New("server: Reload needs a configuration")
+	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	old := s.cur.Load()
+	next := *cfg
+	needRestart = RestartOnly(old.cfg, &next)
+	srv, err := s.build(&next)
+	if err != nil {
+		s.reloads.WithLabelValues("refused").Inc()
+		return nil, err
+	}
+	s.usage.extend(&next)
+	s.cur.Store(srv)
+	s.reloads.WithLabelValues("applied").Inc()
+	return needRestart, nil
+}
+
+// NoteRefusedReload counts a reload the caller refused before it reached
+// Reload (the file did not load, or broke its policy), in the same metric.
+func (s *Server) NoteRefusedReload() { s.reloads.WithLabelValues("refused").Inc() }
+
+// RestartOnly lists the settings of next that differ from running but
+// cannot change in a running process, and sets them in next to their
+// running values: the listen address and the store are opened once; the
+// issuer is in every token, cookie name and key; the signing algorithm
+// and rotation period belong to the key ring.
+func RestartOnly(running, next *config.Config) []string {
+	var out []string
+	keep := func(name string, differs bool, restore func()) {
+		if differs {
+			out = append(out, name)
+			restore()
+		}
+	}
+	keep("listen", next.Listen != running.Listen, func() { next.Listen = running.Listen })
+	keep("storage", next.Storage != running.Storage, func() { next.Storage = running.Storage })
+	keep("issuer", next.Issuer != running.Issuer, func() { next.Issuer = running.Issuer })
+	keep("signing_alg", next.SigningAlg != running.SigningAlg, func() { next.SigningAlg = running.SigningAlg })
+	keep("key_rotation_period", next.KeyRotationPeriod != running.KeyRotationPeriod,
+		func() { next.KeyRotationPeriod = running.KeyRotationPeriod })
+	return out
+}
+
+// newReloadCounter registers gatehouse_config_reloads_total.
+func newReloadCounter(reg *prometheus.Registry) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_config_reloads_total",
+		Help: "Configuration reloads, by result: applied, or refused (the old configuration stays in force).",
+	}, []string{"result"})
+	reg.MustRegister(c)
+	return c
+}
