@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/verify"
 )
 
@@ -126,7 +127,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 // and could not be named in a challenge.
 func (m *Middleware) Require(scopes ...string) func(http.Handler) http.Handler {
 	for _, s := range scopes {
-		if !validScope(s) {
+		if !oauth.ValidScopeToken(s) {
 			panic("httpauth: Require: invalid scope-token " + strings.ReplaceAll(s, "\n", `\n`))
 		}
 	}
@@ -181,20 +182,6 @@ func tokenError(err error) *Error {
 		return &Error{Status: http.StatusForbidden, Code: CodeInsufficientScope, Description: ve.Description(), Scope: ve.Want, Err: err}
 	}
 	return &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: ve.Description(), Err: err}
-}
-
-// validScope reports whether s is a scope-token of RFC 6749 §3.3:
-// 1*( %x21 / %x23-5B / %x5D-7E ).
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 type claimsKey struct{}

@@ -79,6 +79,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/httpauth"
+	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/verify"
 )
 
@@ -176,7 +177,7 @@ func (cfg *Config) validate() error {
 		errs = append(errs, fmt.Errorf("Upstream %q: a fragment is meaningless here", u.Redacted()))
 	}
 	for _, s := range cfg.Scopes {
-		if !validScope(s) {
+		if !oauth.ValidScopeToken(s) {
 			errs = append(errs, fmt.Errorf("Scopes: %q is not a scope-token (RFC 6749 §3.3: printable ASCII without spaces, '\"' or '\\')", s))
 		}
 	}
@@ -190,19 +191,6 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	return nil
-}
-
-// validScope is the scope-token syntax of RFC 6749 §3.3.
-func validScope(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return false
-		}
-	}
-	return true
 }
 
 // handler is the proxy: authentication, then httputil.ReverseProxy.

@@ -91,7 +91,7 @@ func buildRoutes(rs []oauth.Route) (*routeSnapshot, error) {
 		}
 		rule := &routeRule{scopes: append([]string(nil), r.Scopes...)}
 		for _, s := range rule.scopes {
-			if !validScope(s) {
+			if !oauth.ValidScopeToken(s) {
 				return nil, fmt.Errorf("proxy: route %d (%s): %q is not a scope-token", i+1, r.Path, s)
 			}
 		}

@@ -258,41 +258,6 @@ func parseAud(s *scanner, c *rawClaims) error {
 	return s.skip()
 }
 
-// splitScope splits a scope claim (RFC 6749 §3.3: scope-tokens separated
-// by spaces) without allocating more than the result slice.
-func splitScope(scope string) []string {
-	n := 0
-	for i := 0; i < len(scope); {
-		for i < len(scope) && scope[i] == ' ' {
-			i++
-		}
-		if i < len(scope) {
-			n++
-		}
-		for i < len(scope) && scope[i] != ' ' {
-			i++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, 0, n)
-	for i := 0; i < len(scope); {
-		for i < len(scope) && scope[i] == ' ' {
-			i++
-		}
-		j := i
-		for j < len(scope) && scope[j] != ' ' {
-			j++
-		}
-		if j > i {
-			out = append(out, scope[i:j])
-		}
-		i = j
-	}
-	return out
-}
-
 // compact is a token split per RFC 7515 §7.1, before any JSON parsing.
 type compact struct {
 	header, payload, sig string // the base64url parts

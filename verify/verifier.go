@@ -282,7 +282,7 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 		ClientID:  cl.clientID,
 		AZP:       cl.azp,
 		Audience:  oauth.Audience(cl.aud),
-		Scopes:    splitScope(cl.scope),
+		Scopes:    oauth.SplitScope(cl.scope),
 		Expiry:    cl.exp,
 		IssuedAt:  cl.iat,
 		NotBefore: cl.nbf,
