@@ -5,7 +5,6 @@ import (
 	"mime"
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/gatehouse/gatehouse/httpauth"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -25,43 +24,55 @@ func (s *Server) handleUserInfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
-	bearerErr := func(status int, code, desc string) { s.userinfoError(w, status, code, desc) }
 	tok, status, problem := userinfoToken(r)
 	if problem != "" || tok == "" {
-		bearerErr(status, problem, "send the access token once: in an Authorization: Bearer header, or as access_token in a form-encoded POST body")
+		s.userinfoError(w, status, problem, "send the access token once: in an Authorization: Bearer header, or as access_token in a form-encoded POST body")
 		return
 	}
+	claims, clientID, ue := s.userinfoClaims(r, tok)
+	if ue != nil {
+		s.userinfoError(w, ue.status, ue.code, ue.desc)
+		return
+	}
+	setClient(w, clientID)
+	body, err := json.Marshal(claims)
+	if err != nil {
+		s.writeError(w, r, oauth.ServerError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// userinfoRefusal is an RFC 6750 §3 refusal of a UserInfo request.
+type userinfoRefusal struct {
+	status     int
+	code, desc string
+}
+
+// userinfoClaims checks the access token and returns the user's claims
+// its scopes release, and the client it was issued to.
+func (s *Server) userinfoClaims(r *http.Request, tok string) (map[string]any, string, *userinfoRefusal) {
 	claims, ok := s.parseAccessToken(tok)
 	if !ok || s.accessRevoked(r, claims) {
-		bearerErr(http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked")
-		return
+		return nil, "", &userinfoRefusal{http.StatusUnauthorized, "invalid_token", "the access token is invalid, expired or revoked"}
 	}
 	// UserInfo is the client's own resource at the issuer: only a token
 	// whose audience still names the client is good here, so a token
 	// narrowed to an API (and perhaps replayed by it) is not.
 	if !claims.Audience.Contains(claims.ClientID) || claims.Subject == claims.ClientID {
-		bearerErr(http.StatusUnauthorized, "invalid_token", "the access token is not meant for the client's userinfo: its aud must name the client and its sub a user")
-		return
+		return nil, "", &userinfoRefusal{http.StatusUnauthorized, "invalid_token", "the access token is not meant for the client's userinfo: its aud must name the client and its sub a user"}
 	}
-	scopes := strings.Fields(claims.Scope)
+	scopes := oauth.SplitScope(claims.Scope)
 	if !slices.Contains(scopes, "openid") {
-		bearerErr(http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope")
-		return
+		return nil, "", &userinfoRefusal{http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope"}
 	}
 	u := s.users[claims.Subject]
 	if u == nil {
-		bearerErr(http.StatusUnauthorized, "invalid_token", "the token's subject is not a user")
-		return
+		return nil, "", &userinfoRefusal{http.StatusUnauthorized, "invalid_token", "the token's subject is not a user"}
 	}
 	out := u.claimsFor(scopes)
 	out["sub"] = claims.Subject
-	body, err := json.Marshal(out)
-	if err != nil {
-		s.writeError(w, r, oauth.ServerError(err))
-		return
-	}
-	setClient(w, claims.ClientID)
-	writeJSON(w, http.StatusOK, body)
+	return out, claims.ClientID, nil
 }
 
 // userinfoError answers per RFC 6750 §3: a challenge, and for an error
