@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/keys"
@@ -48,6 +49,8 @@ type Options struct {
 	// MetricsOnMainListener serves /metrics next to the protocol
 	// endpoints; otherwise the caller serves Server.Metrics() elsewhere.
 	MetricsOnMainListener bool
+	// Events receives the audit trail (internal/events); nil drops it.
+	Events events.Sink
 }
 
 // Limits on what a request may cost. Token and introspection requests are a
@@ -70,6 +73,7 @@ type Server struct {
 	keys   KeyRing
 	store  store.Store
 	log    *slog.Logger
+	events events.Sink
 	now    func() time.Time
 	model  *policy.Model
 	minter *issue.Minter
@@ -178,6 +182,7 @@ func New(o Options) (*Server, error) {
 		keys:         o.Keys,
 		store:        o.Store,
 		log:          o.Logger,
+		events:       events.OrDiscard(o.Events),
 		now:          o.Now,
 		model:        policy.New(cfg.PolicyClients()),
 		failures:     newFailureLimiter(6*time.Second, 10, 10000, maxClientIDsPerAddress),
@@ -219,7 +224,8 @@ func New(o Options) (*Server, error) {
 	}
 	s.own = &ownTokens{keys: o.Keys, issuer: s.issuer, now: o.Now}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
-		Store: s.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: s.now, Log: s.log})
+		Store: s.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: s.now, Log: s.log,
+		Events: s.events})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}
