@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/audit"
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/store"
@@ -22,7 +23,7 @@ import (
 )
 
 func newServeCmd(getenv env) *cobra.Command {
-	var cfgPath, logFormat, logLevel string
+	var cfgPath, logFormat, logLevel, auditLog string
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
@@ -52,6 +53,12 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 					return err
 				}
 			}
+			sink, closeAudit, err := openAuditLog(auditLog, cmd.OutOrStdout(), logger)
+			if err != nil {
+				return err
+			}
+			defer closeAudit()
+			o.events = sink
 			return serve(cmd.Context(), cfg, getenv, logger, o, nil)
 		},
 	}
@@ -62,6 +69,7 @@ introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
 	cmd.Flags().StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address instead of the main listener (to anyone who can connect to it)")
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
 	cmd.Flags().DurationVar(&o.usageFlush, "usage-flush-interval", server.DefaultUsageFlushInterval, "how often token issuance counts are written to the store (and once at shutdown); see gatehouse audit --usage")
+	auditLogFlag(cmd, &auditLog)
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -135,6 +143,7 @@ type serveOptions struct {
 	metricsListen string
 	gcInterval    time.Duration
 	usageFlush    time.Duration
+	events        events.Sink // the audit trail; nil drops it
 }
 
 // serve runs until ctx is cancelled. ready, when not nil, receives the
@@ -145,12 +154,13 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 		return err
 	}
 	defer st.Close()
-	ring, err := keys.Open(ctx, st, keyOptions(cfg, getenv, logger))
+	ring, err := keys.Open(ctx, st, withRotationEvents(keyOptions(cfg, getenv, logger), o.events))
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st, Logger: logger,
-		AccessLog: o.accessLog, AccessLogger: o.accessLogger, MetricsOnMainListener: o.metricsListen == ""})
+		AccessLog: o.accessLog, AccessLogger: o.accessLogger, MetricsOnMainListener: o.metricsListen == "",
+		Events: o.events})
 	if err != nil {
 		return err
 	}
