@@ -16,7 +16,7 @@ func newKeysCmd(getenv env) *cobra.Command {
 		Use:   "keys",
 		Short: "Manage the signing key ring",
 	}
-	var cfgPath string
+	var cfgPath, auditLog string
 	rotate := &cobra.Command{
 		Use:   "rotate --config FILE",
 		Short: "Rotate the signing key now (safe against a running deployment)",
@@ -39,7 +39,12 @@ GATEHOUSE_SECRET as the servers.`,
 				return err
 			}
 			defer st.Close()
-			ring, err := keys.Open(cmd.Context(), st, keyOptions(cfg, getenv, logger))
+			sink, closeAudit, err := openAuditLog(auditLog, cmd.OutOrStdout(), logger)
+			if err != nil {
+				return err
+			}
+			defer closeAudit()
+			ring, err := keys.Open(cmd.Context(), st, withRotationEvents(keyOptions(cfg, getenv, logger), sink))
 			if err != nil {
 				return err
 			}
@@ -52,6 +57,7 @@ GATEHOUSE_SECRET as the servers.`,
 		},
 	}
 	rotate.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
+	auditLogFlag(rotate, &auditLog)
 	_ = rotate.MarkFlagRequired("config")
 	cmd.AddCommand(rotate)
 	return cmd

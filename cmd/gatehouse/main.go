@@ -67,6 +67,7 @@ Configuration reference: README.md. Key encryption secret: GATEHOUSE_SECRET
 		newServeCmd(getenv),
 		newAuditCmd(),
 		newKeysCmd(getenv),
+		newUsersCmd(),
 		newTokenCmd(),
 		newProxyCmd(getenv),
 		newMigrateCmd(),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/audit"
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/store"
@@ -22,7 +23,7 @@ import (
 )
 
 func newServeCmd(getenv env) *cobra.Command {
-	var cfgPath, logFormat, logLevel string
+	var cfgPath, logFormat, logLevel, auditLog string
 	var o serveOptions
 	cmd := &cobra.Command{
 		Use:   "serve --config FILE",
@@ -55,6 +56,12 @@ refused and logged, and the running configuration stays in force.`,
 					return err
 				}
 			}
+			sink, closeAudit, err := openAuditLog(auditLog, cmd.OutOrStdout(), logger)
+			if err != nil {
+				return err
+			}
+			defer closeAudit()
+			o.events = sink
 			return serve(cmd.Context(), cfg, getenv, logger, o, nil)
 		},
 	}
@@ -66,6 +73,7 @@ refused and logged, and the running configuration stays in force.`,
 	cmd.Flags().DurationVar(&o.gcInterval, "gc-interval", 10*time.Minute, "how often expired codes, sessions and tokens are deleted")
 	cmd.Flags().DurationVar(&o.usageFlush, "usage-flush-interval", server.DefaultUsageFlushInterval, "how often token issuance counts are written to the store (and once at shutdown); see gatehouse audit --usage")
 	cmd.Flags().DurationVar(&o.watchConfig, "watch-config", 0, "also reload the configuration when the file changes, checked this often (e.g. 5s); SIGHUP always reloads")
+	auditLogFlag(cmd, &auditLog)
 	_ = cmd.MarkFlagRequired("config")
 	return cmd
 }
@@ -145,6 +153,7 @@ type serveOptions struct {
 	// watchConfig, when positive, reloads the configuration when the
 	// file changes, checked this often (SIGHUP always reloads).
 	watchConfig time.Duration
+	events      events.Sink // the audit trail; nil drops it
 }
 
 // serve runs until ctx is cancelled. ready, when not nil, receives the
@@ -155,12 +164,13 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 		return err
 	}
 	defer st.Close()
-	ring, err := keys.Open(ctx, st, keyOptions(cfg, getenv, logger))
+	ring, err := keys.Open(ctx, st, withRotationEvents(keyOptions(cfg, getenv, logger), o.events))
 	if err != nil {
 		return err
 	}
 	srv, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st, Logger: logger,
-		AccessLog: o.accessLog, AccessLogger: o.accessLogger, MetricsOnMainListener: o.metricsListen == ""})
+		AccessLog: o.accessLog, AccessLogger: o.accessLogger, MetricsOnMainListener: o.metricsListen == "",
+		Events: o.events})
 	if err != nil {
 		return err
 	}

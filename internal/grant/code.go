@@ -8,6 +8,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -44,6 +45,7 @@ func (e *Engine) RedeemCode(ctx context.Context, c Client, req TokenRequest) (Re
 		return Result{}, oauth.InvalidGrant("the authorization code was issued to another client")
 	case !ac.UsedAt.IsZero():
 		e.revokeIssued(ctx, ac.Issued, now)
+		e.codeEvent(ctx, events.CodeReplayed, ac, now)
 		return Result{}, errCodeReplayed
 	case !now.Before(ac.ExpiresAt):
 		return Result{}, oauth.InvalidGrant("the authorization code has expired; codes live 60 seconds")
@@ -69,13 +71,21 @@ func (e *Engine) RedeemCode(ctx context.Context, c Client, req TokenRequest) (Re
 			// Lost a race with a concurrent redemption: a replay.
 			prev, _ := e.store.GetCode(ctx, hash)
 			e.revokeIssued(ctx, prev.Issued, now)
+			e.codeEvent(ctx, events.CodeReplayed, ac, now)
 			return Result{}, errCodeReplayed
 		case errors.Is(err, store.ErrExpired):
 			return Result{}, oauth.InvalidGrant("the authorization code has expired")
 		}
 		return Result{}, oauth.ServerError(err)
 	}
+	e.codeEvent(ctx, events.CodeRedeemed, ac, now)
 	return res, nil
+}
+
+// codeEvent records a redemption or a replay: who and which client, never
+// the code.
+func (e *Engine) codeEvent(ctx context.Context, typ string, ac store.AuthCode, now time.Time) {
+	e.events.Emit(ctx, events.Event{Time: now, Type: typ, Username: ac.Subject, ClientID: ac.ClientID})
 }
 
 // redirectMatches applies RFC 6749 §4.1.3: redirect_uri must repeat the

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -72,6 +73,9 @@ type Options struct {
 	// Now is the clock.
 	Now func() time.Time
 	Log *slog.Logger
+	// Events receives the audit events of code redemption, code replay
+	// and refresh token reuse; nil drops them.
+	Events events.Sink
 }
 
 // Engine runs the grants. It is safe for concurrent use.
@@ -84,6 +88,7 @@ type Engine struct {
 	refreshTTL time.Duration
 	now        func() time.Time
 	log        *slog.Logger
+	events     events.Sink
 }
 
 // New returns an Engine.
@@ -95,7 +100,8 @@ func New(o Options) *Engine {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{clients: make(map[string]*Client, len(o.Clients)), model: o.Model, minter: o.Minter,
-		store: o.Store, users: o.Users, refreshTTL: o.RefreshTTL, now: o.Now, log: o.Log}
+		store: o.Store, users: o.Users, refreshTTL: o.RefreshTTL, now: o.Now, log: o.Log,
+		events: events.OrDiscard(o.Events)}
 	for i := range o.Clients {
 		c := o.Clients[i]
 		e.clients[c.ID] = &c

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/oauth"
@@ -66,6 +67,7 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 	if oe := rotationError(err); oe != nil {
 		if errors.Is(err, store.ErrReused) {
 			e.log.Warn("refresh token reuse detected: family revoked", "client", c.ID, "family", fam.ID)
+			e.events.Emit(ctx, events.Event{Time: now, Type: events.RefreshReuse, Username: fam.Subject, ClientID: c.ID})
 		}
 		return Result{}, oe
 	}

@@ -76,6 +76,11 @@ type Options struct {
 	// Logger receives rotations, warnings and Run's errors; nil means
 	// slog.Default(), so the development-mode warning is never lost.
 	Logger *slog.Logger
+	// OnRotate, when set, is called once per algorithm after a rotation
+	// this ring made has been written to the store (not for a rotation it
+	// adopted from another instance), with the key retired and the one now
+	// active: the audit trail's key.rotation event.
+	OnRotate func(alg, retiredKID, activeKID string)
 }
 
 // Ring is one instance's view of the key ring. All methods are safe for
@@ -237,12 +242,29 @@ func (r *Ring) Reload(ctx context.Context) error {
 // rotate produce a single rotation.
 func (r *Ring) Rotate(ctx context.Context) error {
 	target := r.Signer().KID
-	return r.update(ctx, "rotate", false, func(s *state, now time.Time) (*change, error) {
+	// rotated is what the last decision retired, by algorithm: a lost
+	// compare-and-swap decides again, and only the written one counts.
+	var rotated map[string]string
+	err := r.update(ctx, "rotate", false, func(s *state, now time.Time) (*change, error) {
+		rotated = nil
 		if s.activeKID(r.opts.Alg) != target {
 			return nil, nil // rotated elsewhere: adopt that ring
 		}
+		rotated = make(map[string]string, len(r.algs))
+		for _, alg := range r.algs {
+			rotated[alg] = s.activeKID(alg)
+		}
 		return r.rotate(s, now)
 	})
+	if err != nil || rotated == nil || r.opts.OnRotate == nil {
+		return err
+	}
+	for _, alg := range r.algs {
+		if sg, ok := r.SignerFor(alg); ok {
+			r.opts.OnRotate(alg, rotated[alg], sg.KID)
+		}
+	}
+	return nil
 }
 
 // Prune drops retired keys whose PublishUntil has passed from the store

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/store"
@@ -162,12 +163,14 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		// Signed out, or signed in again, since the page was shown.
 		s.continueAuth(w, r, req, sess)
 	case r.PostForm.Get(web.FieldDecision) != web.DecisionAllow:
+		s.emit(r, events.Event{Type: events.ConsentDenied, Username: sess.Subject, ClientID: req.Client.ID})
 		s.failAuth(w, r, req, grant.RedirectErr(oauth.AccessDenied("the user declined the request")))
 	default:
 		if oe := s.grants.RecordConsent(r.Context(), req, sess.Subject); oe != nil {
 			s.failAuth(w, r, req, grant.RedirectErr(oe))
 			return
 		}
+		s.emit(r, events.Event{Type: events.ConsentGranted, Username: sess.Subject, ClientID: req.Client.ID, Scopes: req.Grant.Scopes})
 		s.afterLogin(w, r, req, sess, true)
 	}
 }

@@ -25,16 +25,18 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 	// lock every client out from a shared address.
 	key := s.clientIP(r) + "\x00" + id
 	if blocked, retry := s.failures.blocked(key, now); blocked {
+		s.clientAuthFailed(r, id, "throttled")
 		return nil, tooManyFailures(retry)
 	}
 	c := s.clients[id]
 	started := time.Now()
-	refuse := func() (*clientEntry, *oauth.Error) {
+	refuse := func(reason string) (*clientEntry, *oauth.Error) {
 		s.failures.fail(key, now)
 		// One answer for every failure, unknown client, wrong secret or
-		// wrong method, taking one time (secret.Floor). The log line
-		// carries no unauthenticated id.
+		// wrong method, taking one time (secret.Floor); the audit trail
+		// and the log say which it was, with the id that was claimed.
 		s.secretFloor.Pad(r.Context(), started)
+		s.clientAuthFailed(r, id, reason)
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
 	switch {
@@ -42,12 +44,14 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 		// A public client identifies itself; a secret it sends anyway is
 		// a misconfiguration and refused rather than ignored.
 		if method != oauth.AuthNone {
-			return refuse()
+			return refuse("wrong_method")
 		}
 		setClient(w, id)
 		return c, nil
-	case method == oauth.AuthNone, c == nil:
-		return refuse()
+	case c == nil:
+		return refuse("unknown_client")
+	case method == oauth.AuthNone:
+		return refuse("wrong_method")
 	}
 	// A cheap check (a plain secret, or a slow hash that matched before)
 	// decides at once: a client with many requests in flight is never
@@ -55,7 +59,7 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 	if q, ok := c.secret.(secret.QuickChecker); ok {
 		if match, decided := q.QuickCheck(sec); decided {
 			if !match {
-				return refuse()
+				return refuse("wrong_secret")
 			}
 			setClient(w, id)
 			return c, nil
@@ -65,9 +69,11 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 	// all be hashed before the first failure is counted.
 	att, ok, retry := s.failures.begin(key, now)
 	if !ok {
+		s.clientAuthFailed(r, id, "throttled")
 		return nil, tooManyFailures(retry)
 	}
 	if !s.secretFloor.Check(r.Context(), c.secret, c.set, sec) {
+		s.clientAuthFailed(r, id, "wrong_secret")
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
 	att.succeeded()

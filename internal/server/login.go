@@ -3,10 +3,8 @@ package server
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"net/http"
 	"time"
 
@@ -45,23 +43,9 @@ const (
 	loginNoteTimeout = 5 * time.Second
 )
 
-// loginThrottleKey is the store key that counts username's failures: a
-// SHA-256 of the capped username, so the shared table never lists account
-// names (often e-mail addresses) and every key has one length. The issuer
-// is mixed in, so two deployments sharing a database do not share counts;
-// every instance of one deployment has the same issuer and so the same
-// key. Unknown usernames get a key like any other: the lock must not
-// reveal which users exist.
+// loginThrottleKey is LoginThrottleKey for this server's issuer.
 func (s *Server) loginThrottleKey(username string) string {
-	if len(username) > maxThrottledUsername {
-		username = username[:maxThrottledUsername]
-	}
-	h := sha256.New()
-	h.Write([]byte("gatehouse login throttle\x00"))
-	h.Write([]byte(s.issuer))
-	h.Write([]byte{0})
-	h.Write([]byte(username))
-	return hex.EncodeToString(h.Sum(nil))
+	return LoginThrottleKey(s.issuer, username)
 }
 
 // handleLogin checks a posted username and password: the tries are
@@ -91,6 +75,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.
 		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return
 	}
+	s.signInEvent(r, req, "success", username)
 	s.afterLogin(w, r, req, sess, false)
 }
 
@@ -130,6 +115,7 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.A
 	}
 	if !okUser || !okIP || failures >= loginFailureLimit {
 		t.giveBack()
+		s.signInEvent(r, req, "locked", username)
 		setOutcome(w, "locked")
 		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
 		return t, false
@@ -154,6 +140,7 @@ func (s *Server) checkPassword(ctx context.Context, username, password string) b
 // closing the connection as the hash finishes would make a guess free.
 // The reservations stay taken: a password was tried.
 func (s *Server) failLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, t loginTry, username string, now time.Time) {
+	s.signInEvent(r, req, "failure", username)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginNoteTimeout)
 	err := s.store.NoteLoginFailure(ctx, t.key, now)
 	cancel()

@@ -22,6 +22,7 @@ type metrics struct {
 	rejected  *prometheus.CounterVec
 	latency   *prometheus.HistogramVec
 	storeErrs *prometheus.CounterVec
+	signins   *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -44,8 +45,17 @@ func newMetrics() *metrics {
 			Name: "gatehouse_store_errors_total",
 			Help: "Store operations that failed for a reason other than not-found, expired, conflict or reuse.",
 		}, []string{"op"}),
+		signins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_signins_total",
+			Help: "Sign-in attempts on the login form, by outcome: success, failure (wrong username or password) or locked.",
+		}, []string{"outcome"}),
 	}
-	m.reg.MustRegister(m.issued, m.rejected, m.latency, m.storeErrs,
+	// Every outcome is exported from the start, so a rate over it works
+	// before the first failure.
+	for _, o := range []string{"success", "failure", "locked"} {
+		m.signins.WithLabelValues(o)
+	}
+	m.reg.MustRegister(m.issued, m.rejected, m.latency, m.storeErrs, m.signins,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

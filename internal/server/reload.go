@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/events"
 )
 
 // Reload replaces the configuration in force with cfg, which the caller
@@ -31,18 +33,23 @@ func (s *Server) Reload(cfg *config.Config) (needRestart []string, err error) {
 	needRestart = RestartOnly(old.cfg, &next)
 	srv, err := s.build(&next)
 	if err != nil {
-		s.reloads.WithLabelValues("refused").Inc()
+		s.NoteRefusedReload()
 		return nil, err
 	}
 	s.usage.extend(&next)
 	s.cur.Store(srv)
 	s.reloads.WithLabelValues("applied").Inc()
+	s.events.Emit(context.Background(), events.ConfigReload(true, 0))
 	return needRestart, nil
 }
 
-// NoteRefusedReload counts a reload the caller refused before it reached
-// Reload (the file did not load, or broke its policy), in the same metric.
-func (s *Server) NoteRefusedReload() { s.reloads.WithLabelValues("refused").Inc() }
+// NoteRefusedReload records a refused reload, also one the caller refused
+// before it reached Reload (the file did not load, or broke its policy):
+// the metric and the audit trail.
+func (s *Server) NoteRefusedReload() {
+	s.reloads.WithLabelValues("refused").Inc()
+	s.events.Emit(context.Background(), events.ConfigReload(false, 1))
+}
 
 // RestartOnly lists the settings of next that differ from running but
 // cannot change in a running process, and sets them in next to their

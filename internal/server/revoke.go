@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -41,6 +42,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		outcome = "access_revoked"
 	}
 	setOutcome(w, outcome)
+	s.emit(r, events.Event{Type: events.Revocation, ClientID: c.cfg.ID, Outcome: outcome})
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/config"
+	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/issue"
 	"github.com/gatehouse/gatehouse/internal/keys"
@@ -52,6 +53,8 @@ type Options struct {
 	// MetricsOnMainListener serves /metrics next to the protocol
 	// endpoints; otherwise the caller serves Server.Metrics() elsewhere.
 	MetricsOnMainListener bool
+	// Events receives the audit trail (internal/events); nil drops it.
+	Events events.Sink
 }
 
 // Limits on what a request may cost. Token and introspection requests are a
@@ -104,6 +107,8 @@ type shared struct {
 	keys   KeyRing
 	store  store.Store
 	log    *slog.Logger
+	// events receives the audit trail (internal/events).
+	events events.Sink
 	now    func() time.Time
 	// own verifies the tokens this server signed (owntokens.go).
 	own          *ownTokens
@@ -196,6 +201,7 @@ func New(o Options) (*Server, error) {
 		issuer:       strings.TrimSuffix(cfg.Issuer, "/"),
 		keys:         o.Keys,
 		log:          o.Logger,
+		events:       events.OrDiscard(o.Events),
 		now:          o.Now,
 		failures:     newFailureLimiter(6*time.Second, 10, 10000, maxClientIDsPerAddress),
 		accessLog:    o.AccessLog,
@@ -253,7 +259,8 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 		s.admins[id] = true
 	}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
-		Store: sh.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log})
+		Store: sh.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
+		Events: sh.events})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}
