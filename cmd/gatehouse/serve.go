@@ -32,7 +32,8 @@ func newServeCmd(getenv env) *cobra.Command {
 
 It opens the store named by "storage:" (sqlite:PATH by default), loads or creates
 the signing key ring, and serves discovery, JWKS, the token endpoint and
-introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.`,
+introspection on "listen:" (HTTPS when "tls:" names a certificate and key, which
+are reread when they change). SIGINT or SIGTERM drain in-flight requests and stop.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(cmd.ErrOrStderr(), logFormat, logLevel)
