@@ -55,6 +55,10 @@ var shapes = map[reflect.Type]shape{
 		where: "the top level", notMapping: "the top level of the file must be a mapping",
 		hint: "start with keys such as issuer: and clients:",
 	},
+	reflect.TypeFor[TLS](): {
+		where: "tls", notMapping: "tls must be a mapping of cert_file and key_file",
+		hint: "write tls: {cert_file: PATH, key_file: PATH}",
+	},
 	reflect.TypeFor[Client](): {
 		where: "client", notMapping: "a client must be a mapping",
 		hint: "write - id: NAME followed by its settings",

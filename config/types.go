@@ -32,6 +32,11 @@ type Config struct {
 	Issuer string `yaml:"issuer"`
 	// Listen is the bind address; it may differ from the issuer's host.
 	Listen string `yaml:"listen"`
+	// TLS, when set, makes serve answer HTTPS (TLS 1.2 or later, HTTP/2)
+	// on Listen with a certificate it reloads when the files change.
+	// Without it serve speaks plain HTTP, for a reverse proxy that
+	// terminates TLS (list it in trusted_proxies).
+	TLS *TLS `yaml:"tls"`
 	// Storage is "sqlite:PATH" or a postgres:// (postgresql://) URL.
 	Storage string `yaml:"storage"`
 	// SigningAlg is ES256 (default), EdDSA or RS256.
@@ -114,6 +119,25 @@ type Client struct {
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
+}
+
+// TLS names the certificate serve presents. Both files are PEM; relative
+// paths are relative to the working directory, as sqlite:PATH is.
+//
+//	tls: {cert_file: /etc/gatehouse/tls.crt, key_file: /etc/gatehouse/tls.key}
+type TLS struct {
+	// CertFile holds the server certificate followed by any
+	// intermediates.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile holds the certificate's private key.
+	KeyFile string `yaml:"key_file"`
+
+	// Line is the line where the tls mapping starts: that of tls: for
+	// {cert_file: ..., key_file: ...}, else its first key's (not a YAML key).
+	Line int `yaml:"-"`
+	// certLine and keyLine are where the file names are written, for
+	// CheckTLSFiles, which runs after Parse.
+	certLine, keyLine int
 }
 
 // Route is one entry of a client's routes: requests whose path matches

@@ -29,6 +29,7 @@ func (d *decoder) validateServer(cfg *Config) {
 		d.add(t.at("listen"), "the port is a number from 0 to 65535", "listen %q has an invalid port %q", cfg.Listen, port)
 	}
 
+	d.validateTLS(cfg, t.at("issuer"))
 	d.validateStorage(cfg.Storage, t.at("storage"))
 
 	if !slices.Contains(signingAlgs, cfg.SigningAlg) {

@@ -30,6 +30,9 @@ type proxyFlags struct {
 	// Route mode: the rules come from the issuer's routes endpoint.
 	clientID, clientSecret string
 	routesRefresh          time.Duration
+	// TLS: the listener's certificate, reloaded when the files change.
+	tlsCert, tlsKey string
+	tlsNow          func() time.Time // clock of the reload checks (tests)
 }
 
 // proxySecretEnv names the environment variable that holds the API's
@@ -59,6 +62,10 @@ X-HTTP-Method-Override, X-Original-URL, X-Rewrite-URL, True-Client-IP, ...;
 any case, '_' for '-') are removed. The Authorization header is forwarded as
 sent unless --strip-authorization; an Authorization trailer never is. Make the upstream reachable only through the proxy
 (listen on 127.0.0.1 or a private network), or anyone can send those headers.
+
+TLS: with --tls-cert and --tls-key the proxy serves HTTPS (TLS 1.2 or later,
+HTTP/2) and rereads the files within a second of a change, keeping the
+previous certificate while the new pair does not load.
 
 Route mode: with --client-id (and the secret in --client-secret or, better,
 $GATEHOUSE_PROXY_CLIENT_SECRET) and no --scope, the proxy fetches the routes
@@ -110,6 +117,8 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
 	fl.StringVar(&f.clientID, "client-id", "", "route mode: the API's client id; fetch its routes and their scopes from the issuer (no --scope)")
 	fl.StringVar(&f.clientSecret, "client-secret", "", "the API's client secret for --client-id (prefer $"+proxySecretEnv+": flags show in the process list)")
 	fl.DurationVar(&f.routesRefresh, "routes-refresh", time.Minute, "route mode: how often the routes are fetched again")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS (TLS 1.2+, HTTP/2) with this PEM certificate and intermediates; reread when it changes")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "do not forward the Authorization header to the upstream")
@@ -147,6 +156,10 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		return errors.New("--client-id needs the API's secret: set $" + proxySecretEnv + " or --client-secret")
 	case f.clientID != "" && f.routesRefresh <= 0:
 		return errors.New("--routes-refresh must be positive")
+	}
+	tlsConf, err := proxyTLS(f, logger)
+	if err != nil {
+		return err
 	}
 	// The issuer's keys are loaded now, so a wrong --issuer fails here
 	// rather than as refused tokens; the wait is bounded.
@@ -190,6 +203,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		return err
 	}
 	hs := &http.Server{
+		TLSConfig:         tlsConf,
 		Handler:           h,
 		ReadHeaderTimeout: f.readHeaderTimeout,
 		ReadTimeout:       f.readTimeout,
@@ -200,7 +214,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("gatehouse proxy listening", "addr", ln.Addr().String(), "upstream", up.Redacted(),
+	logger.Info("gatehouse proxy listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "upstream", up.Redacted(),
 		"issuer", f.issuer, "audience", f.audience, "scopes", f.scopes, "routes", routes.Len())
 	if ready != nil {
 		ready <- ln.Addr().String()

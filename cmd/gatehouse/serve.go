@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,7 +33,8 @@ func newServeCmd(getenv env) *cobra.Command {
 
 It opens the store named by "storage:" (sqlite:PATH by default), loads or creates
 the signing key ring, and serves discovery, JWKS, the token endpoint and
-introspection on "listen:". SIGINT or SIGTERM drain in-flight requests and stop.
+introspection on "listen:" (HTTPS when "tls:" names a certificate and key, which
+are reread when they change). SIGINT or SIGTERM drain in-flight requests and stop.
 SIGHUP (or a change of the file, with --watch-config) reloads the configuration:
 a valid one replaces clients, users, policy and routes at once, an invalid one is
 refused and logged, and the running configuration stays in force.`,
@@ -153,7 +155,8 @@ type serveOptions struct {
 	// watchConfig, when positive, reloads the configuration when the
 	// file changes, checked this often (SIGHUP always reloads).
 	watchConfig time.Duration
-	events      events.Sink // the audit trail; nil drops it
+	events      events.Sink      // the audit trail; nil drops it
+	tlsNow      func() time.Time // clock of the certificate reload checks; nil: time.Now
 }
 
 // serve runs until ctx is cancelled. ready, when not nil, receives the
@@ -174,11 +177,21 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	if err != nil {
 		return err
 	}
+	var tlsConf *tls.Config
+	if cfg.TLS != nil {
+		if err := cfg.CheckTLSFiles(); err != nil {
+			return err
+		}
+		if tlsConf, err = listenTLS(cfg.TLS.CertFile, cfg.TLS.KeyFile, logger, o.tlsNow); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
 	hs := &http.Server{
+		TLSConfig:         tlsConf,
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
@@ -206,7 +219,10 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	if cfg.HasPlainSecrets() {
 		logger.Warn("the configuration holds plain-text client secrets or passwords: fine for development, use password_hash / hashed secrets in production")
 	}
-	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "storage", config.RedactStorage(cfg.Storage), "alg", cfg.SigningAlg)
+	if tlsConf == nil && strings.HasPrefix(cfg.Issuer, "https://") && len(cfg.TrustedProxies) == 0 {
+		logger.Warn("serving plain HTTP for an https issuer: if a reverse proxy terminates TLS, list it in trusted_proxies so that rate limits and logs see the clients' addresses; or set tls: to serve HTTPS directly")
+	}
+	logger.Info("gatehouse listening", "addr", ln.Addr().String(), "tls", tlsConf != nil, "issuer", cfg.Issuer, "storage", config.RedactStorage(cfg.Storage), "alg", cfg.SigningAlg)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -219,11 +235,19 @@ func serve(ctx context.Context, cfg *config.Config, getenv env, logger *slog.Log
 	})
 }
 
-// runHTTP serves on ln until ctx is done, then drains in-flight requests
+// runHTTP serves on ln (with TLS when hs.TLSConfig is set, whose
+// certificate ServeTLS then takes from the configuration, not from files)
+// until ctx is done, then drains in-flight requests
 // for at most drain, calls afterDrain (if any) and returns.
 func runHTTP(ctx context.Context, hs *http.Server, ln net.Listener, drain time.Duration, logger *slog.Logger, afterDrain func(context.Context)) error {
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if hs.TLSConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

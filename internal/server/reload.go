@@ -53,9 +53,9 @@ func (s *Server) NoteRefusedReload() {
 
 // RestartOnly lists the settings of next that differ from running but
 // cannot change in a running process, and sets them in next to their
-// running values: the listen address and the store are opened once; the
-// issuer is in every token, cookie name and key; the signing algorithm
-// and rotation period belong to the key ring.
+// running values: the listen address, TLS and the store are opened once;
+// the issuer is in every token, cookie name and key; the signing
+// algorithm and rotation period belong to the key ring.
 func RestartOnly(running, next *config.Config) []string {
 	var out []string
 	keep := func(name string, differs bool, restore func()) {
@@ -70,6 +70,9 @@ func RestartOnly(running, next *config.Config) []string {
 	keep("signing_alg", next.SigningAlg != running.SigningAlg, func() { next.SigningAlg = running.SigningAlg })
 	keep("key_rotation_period", next.KeyRotationPeriod != running.KeyRotationPeriod,
 		func() { next.KeyRotationPeriod = running.KeyRotationPeriod })
+	// The listener is TLS or not from the start; new certificate files
+	// at the same paths are picked up without a reload.
+	keep("tls", tlsFiles(next.TLS) != tlsFiles(running.TLS), func() { next.TLS = running.TLS })
 	return out
 }
 
@@ -81,4 +84,12 @@ func newReloadCounter(reg *prometheus.Registry) *prometheus.CounterVec {
 	}, []string{"result"})
 	reg.MustRegister(c)
 	return c
+}
+
+// tlsFiles names the certificate files of t, "" without TLS.
+func tlsFiles(t *config.TLS) string {
+	if t == nil {
+		return ""
+	}
+	return t.CertFile + "\x00" + t.KeyFile
 }
