@@ -83,11 +83,65 @@ func (d *decoder) validateStorage(s string, line int) {
 			d.add(line, hint, "storage %q has no database path", s)
 		}
 	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
-		if _, err := url.Parse(s); err != nil {
-			// Do not echo the value: it may hold a database password.
-			d.add(line, "check the URL's escaping: special characters in the password need %XX", "storage is not a valid PostgreSQL URL")
+		if problem := postgresURLProblem(s); problem != "" {
+			// Neither the value nor any part of it is echoed: a password
+			// with unescaped special characters spills into what would
+			// look like the host, path or query.
+			d.add(line, "percent-encode special characters in the user name and password (@ %40, / %2F, ? %3F, # %23, % %25), "+
+				"or leave the password out (postgres://USER@HOST/DB) and set PGPASSWORD in the environment, which the PostgreSQL driver reads",
+				"storage is not a valid PostgreSQL URL: %s", problem)
 		}
 	default:
 		d.add(line, hint, "unsupported storage %q", RedactStorage(s))
 	}
+}
+
+// postgresURLProblem says why a postgres:// URL would not mean what it
+// seems to, or returns "". The typical cause is a password with special
+// characters expanded into the URL from ${PGPASSWORD}. Two readers must
+// agree on the URL: pgx, which parses like libpq (the user information ends
+// at the first '@' before any '/', and '#' is an ordinary character), and
+// net/url (the last '@', and '#' starts a fragment). Where they could
+// differ the URL is refused, so that a password is never sent to a host
+// taken from its own text. The result never quotes the URL.
+func postgresURLProblem(s string) string {
+	rest := s[strings.Index(s, "://")+len("://"):]
+	switch strings.Count(rest, "@") {
+	case 0:
+	case 1:
+		at := strings.IndexByte(rest, '@')
+		if i := strings.IndexAny(rest, "/?"); i >= 0 && i < at {
+			return "a '/' or '?' before the '@' (in the user name or password) ends the host part early"
+		}
+		if badEscape(rest[:at]) {
+			return "a '%' in the user name or password is not followed by two hex digits"
+		}
+	default:
+		return "more than one '@' (an '@' in the password must be written %40)"
+	}
+	if strings.Contains(rest, "#") {
+		return "a '#' (in a password it must be written %23; a database URL has no fragment)"
+	}
+	if _, err := url.Parse(s); err != nil {
+		// err quotes the URL; only its kind is reported.
+		if badEscape(rest) {
+			return "a '%' is not followed by two hex digits"
+		}
+		return "it does not parse as a URL"
+	}
+	return ""
+}
+
+// badEscape reports whether s has a '%' not followed by two hex digits.
+func badEscape(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && (i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -80,11 +81,63 @@ Configuration reference: README.md. Key encryption secret: GATEHOUSE_SECRET
 func newVersionCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version and the VCS revision it was built from",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintln(cmd.OutOrStdout(), "gatehouse", version)
+			info, ok := debug.ReadBuildInfo()
+			if !ok {
+				info = nil
+			}
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionLine(version, info))
 			return err
 		},
 	}
+}
+
+// versionLine describes the build: the version, then the VCS revision,
+// commit time and "modified" when the tree was dirty. The version is the
+// one set with -ldflags -X main.version when there is one, else the
+// module version go install records (v1.2.3, or a pseudo-version), else
+// "(devel)" for a build inside the repository. The revision is missing
+// when the build had no VCS stamp (-buildvcs=false, as CI builds, or a
+// tree without .git, as in a container build context): then the line
+// says so instead of failing, because a binary must always say what it is.
+func versionLine(ldflagsVersion string, info *debug.BuildInfo) string {
+	v := ldflagsVersion
+	if v == "" || v == "dev" {
+		v = "(devel)"
+		if info != nil && info.Main.Version != "" {
+			v = info.Main.Version
+		}
+	}
+	var rev, at string
+	modified := false
+	if info != nil {
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.time":
+				at = s.Value
+			case "vcs.modified":
+				modified = s.Value == "true"
+			}
+		}
+	}
+	line := "gatehouse " + v
+	if rev == "" {
+		line += " (no VCS revision recorded)"
+	} else {
+		line += " revision " + rev
+		if at != "" {
+			line += " " + at
+		}
+		if modified {
+			line += " modified"
+		}
+	}
+	if info != nil && info.GoVersion != "" {
+		line += " " + info.GoVersion
+	}
+	return line
 }

@@ -76,9 +76,14 @@ Example:
 	return cmd
 }
 
-// readToken takes the token from the argument or standard input, with an
-// optional "Bearer " prefix and surrounding whitespace removed so a pasted
-// header value works too.
+// readToken takes the token from the argument or standard input. What is
+// pasted is often a little more than the token: surrounding white space,
+// quotes (a JSON string value, a shell-quoted copy: "…" or '…'), an
+// "Authorization:" header name or a "Bearer " prefix, in any nesting. Those
+// wrappers are removed; anything else that cannot be part of a JWS compact
+// serialization (inner white space or quotes, an unmatched quote) is
+// refused here with a message saying what is wrong, since the format check
+// would only report "not a JWT".
 func readToken(in io.Reader, args []string) (string, error) {
 	var tok string
 	if len(args) == 1 && args[0] != "-" {
@@ -90,12 +95,39 @@ func readToken(in io.Reader, args []string) (string, error) {
 		}
 		tok = string(b)
 	}
-	tok = strings.TrimSpace(tok)
-	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
-		tok = strings.TrimSpace(tok[7:])
+	return cleanToken(tok)
+}
+
+// cleanToken unwraps a pasted token; see readToken.
+func cleanToken(tok string) (string, error) {
+	for {
+		before := tok
+		tok = strings.TrimSpace(tok)
+		if len(tok) > 14 && strings.EqualFold(tok[:14], "authorization:") {
+			tok = tok[14:]
+		}
+		tok = strings.TrimSpace(tok)
+		if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
+			tok = tok[7:]
+		}
+		for _, q := range []string{`"`, "'"} {
+			if len(tok) >= 2 && strings.HasPrefix(tok, q) && strings.HasSuffix(tok, q) {
+				tok = tok[1 : len(tok)-1]
+			}
+		}
+		if tok == before {
+			break
+		}
 	}
-	if tok == "" {
+	switch {
+	case tok == "" || strings.EqualFold(tok, "bearer"):
 		return "", errors.New("no token: pass it as the argument or on standard input")
+	case strings.ContainsAny(tok[:1], `"'`) || strings.ContainsAny(tok[len(tok)-1:], `"'`):
+		return "", errors.New("the token has a quote at one end but not the other: paste it without quotes, or with a matching pair")
+	case strings.ContainsAny(tok, "\"'"):
+		return "", errors.New("the token contains a quote: a JWT is three base64url parts joined by dots; paste only the token")
+	case strings.IndexFunc(tok, unicode.IsSpace) >= 0:
+		return "", errors.New("the token contains white space: a JWT is three base64url parts joined by dots; paste it on one line, without the header name or other text")
 	}
 	return tok, nil
 }

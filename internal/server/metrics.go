@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,10 +70,16 @@ var statusClasses = [...]string{"1xx", "1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // instrument records the latency of one route. The status is read from
 // the logWriter when the access log is on, else from a small recorder.
+//
+// A series is created when its first request is observed, not when the
+// route is registered: pre-creating every route × status class filled
+// /metrics with empty histograms (a dozen buckets each) for answers never
+// given. Each class's observer is looked up once and then kept, so the
+// label hashing stays off the request path.
 func (m *metrics) instrument(route string, h http.Handler) http.Handler {
-	observers := map[string]prometheus.Observer{}
-	for _, c := range statusClasses {
-		observers[c] = m.latency.WithLabelValues(route, c)
+	var observers [len(statusClasses)]func() prometheus.Observer
+	for i, c := range statusClasses {
+		observers[i] = sync.OnceValue(func() prometheus.Observer { return m.latency.WithLabelValues(route, c) })
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -85,11 +92,11 @@ func (m *metrics) instrument(route string, h http.Handler) http.Handler {
 		if st == 0 {
 			st = http.StatusOK
 		}
-		cls := "5xx"
+		cls := 5 // 5xx for a status outside 100-599
 		if i := st / 100; i >= 1 && i <= 5 {
-			cls = statusClasses[i]
+			cls = i
 		}
-		observers[cls].Observe(time.Since(start).Seconds())
+		observers[cls]().Observe(time.Since(start).Seconds())
 	})
 }
 
