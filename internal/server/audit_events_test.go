@@ -4,23 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/events"
-	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
-	"github.com/gatehouse/gatehouse/store/sqlite"
 )
 
 // lockedBuffer is an audit stream the test can read while the server
@@ -45,27 +40,7 @@ func (l *lockedBuffer) String() string {
 // startAudited is start with the audit trail written to out.
 func startAudited(t *testing.T, out *lockedBuffer) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gh.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	e := &env{store: st}
-	mux := http.NewServeMux()
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	cfg := parseTestConfig(t, e.srv.URL)
-	e.ring, err = keys.Open(ctx, st, keys.Options{Alg: cfg.SigningAlg, Secret: strings.Repeat("k", 32), RetireAfter: time.Hour, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.server, err = server.New(server.Options{Config: cfg, Keys: e.ring, Store: st, Events: events.NewWriter(out)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/", e.server.Handler())
-	return e
+	return startWith(t, func(o *server.Options) { o.Events = events.NewWriter(out) })
 }
 
 // TestAuditTrail runs every event the HTTP side and the grant engine

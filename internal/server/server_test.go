@@ -108,6 +108,12 @@ func start(t testing.TB, extra ...func(*config.Config)) *env {
 // startAt is start with the server's clock (time.Now when nil).
 func startAt(t testing.TB, now func() time.Time, extra ...func(*config.Config)) *env {
 	t.Helper()
+	return startWith(t, func(o *server.Options) { o.Now = now }, extra...)
+}
+
+// startWith is start with the server's options adjusted by opts.
+func startWith(t testing.TB, opts func(*server.Options), extra ...func(*config.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "gh.db"))
 	if err != nil {
@@ -127,7 +133,11 @@ func startAt(t testing.TB, now func() time.Time, extra ...func(*config.Config)) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := server.New(server.Options{Config: cfg, Keys: e.ring, Store: st, AccessLog: true, MetricsOnMainListener: true, Now: now})
+	o := server.Options{Config: cfg, Keys: e.ring, Store: st, AccessLog: true, MetricsOnMainListener: true}
+	if opts != nil {
+		opts(&o)
+	}
+	s, err := server.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
