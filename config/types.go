@@ -116,6 +116,11 @@ type Client struct {
 	// an access token is issued; an ID token carries a user claim only
 	// when the request asked for it with the claims parameter (§5.5).
 	IDTokenScopeClaims bool `yaml:"id_token_scope_claims"`
+	// AllowedOrigins are web origins (scheme://host[:port]) whose pages
+	// may call the token, userinfo, revocation and introspection
+	// endpoints from JavaScript (CORS), besides the origins of a public
+	// client's redirect_uris, which are allowed without being listed.
+	AllowedOrigins []string `yaml:"allowed_origins"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`

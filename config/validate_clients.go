@@ -57,6 +57,11 @@ func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[s
 		d.validateRedirect(who, r, p.item("redirect_uris", i))
 	}
 
+	d.noDuplicates(who, "allowed_origins", c.AllowedOrigins, p)
+	for i, o := range c.AllowedOrigins {
+		d.validateOrigin(who, o, p.item("allowed_origins", i))
+	}
+
 	d.noDuplicates(who, "audience", c.Audience, p)
 	for i, a := range c.Audience {
 		if _, ok := clientIDs[a]; ok {
@@ -146,6 +151,57 @@ func (d *decoder) validateRedirect(who, r string, line int) {
 	case "javascript", "data", "vbscript", "file":
 		d.add(line, "use an https URL, or for a native app a private-use scheme as in RFC 8252 §7.1", "%s: redirect_uri %q uses a forbidden scheme", who, r)
 	}
+}
+
+// validateOrigin checks one allowed_origins entry: an origin as a browser
+// sends it in the Origin header, which has no path, so that a URL pasted
+// from the address bar is caught here rather than silently never matching.
+func (d *decoder) validateOrigin(who, o string, line int) {
+	const form = "write scheme://host[:port], e.g. https://app.example.com"
+	if o == "*" || o == "null" {
+		d.add(line, "list each origin: any site (or a sandboxed page) could then read token responses in its visitors' browsers", "%s: allowed_origin %q is not allowed", who, o)
+		return
+	}
+	u, err := url.Parse(o)
+	if err != nil || !u.IsAbs() || u.Host == "" {
+		d.add(line, form, "%s: allowed_origin %q is not an origin", who, o)
+		return
+	}
+	canon, web := Origin(o)
+	switch {
+	case !web:
+		d.add(line, "browsers enforce CORS for http and https pages only", "%s: allowed_origin %q must use https", who, o)
+	case u.User != nil:
+		d.add(line, fmt.Sprintf("write %q", canon), "%s: allowed_origin %q must not contain credentials", who, o)
+	case u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(o, "#"):
+		d.add(line, fmt.Sprintf("an origin has no path, query or fragment (not even a trailing /); write %q", canon), "%s: allowed_origin %q is not an origin", who, o)
+	case strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname()):
+		d.add(line, "http is allowed only for loopback hosts: localhost, 127.0.0.1, ::1; use https", "%s: allowed_origin %q must use https", who, o)
+	}
+}
+
+// Origin returns the web origin of an http or https URL as browsers
+// serialize it in the Origin header (RFC 6454 §6.2): lower-case scheme and
+// host, the port only when it is not the scheme's default. ok is false for
+// any other URL, such as a native app's private-use redirect URI, which
+// has no origin a browser would send.
+func Origin(rawURL string) (origin string, ok bool) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port := u.Port(); port != "" && !(scheme == "http" && port == "80" || scheme == "https" && port == "443") {
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
 }
 
 // validateAdmins checks that every admin is a confidential client: a

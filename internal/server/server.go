@@ -96,6 +96,10 @@ type Server struct {
 	admins    map[string]bool
 	routeDocs map[string]routeDoc
 
+	// corsAllowed is the browser origins the token, userinfo, revocation
+	// and introspection endpoints answer (corsOrigins, cors.go).
+	corsAllowed map[string]bool
+
 	discovery []byte
 	asMeta    []byte
 	handler   http.Handler
@@ -264,6 +268,7 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}
+	s.corsAllowed = corsOrigins(cfg)
 	if s.discovery, s.asMeta, err = s.buildMetadata(); err != nil {
 		return nil, err
 	}
@@ -278,14 +283,16 @@ func (s *Server) Handler() http.Handler { return s.root }
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.metrics.instrument(pattern, h)) }
-	route("/.well-known/openid-configuration", s.static(s.discovery, "public, max-age=3600"))
-	route("/.well-known/oauth-authorization-server", s.static(s.asMeta, "public, max-age=3600"))
-	route(pathJWKS, s.handleJWKS)
-	route(pathToken, s.handleToken)
-	route(pathIntrospect, s.handleIntrospect)
+	// CORS only where browser apps fetch (cors.go); never on /authorize,
+	// whose login and consent pages are for the user, nor on /logout.
+	route("/.well-known/openid-configuration", s.cors(corsPublicDoc, s.static(s.discovery, "public, max-age=3600")))
+	route("/.well-known/oauth-authorization-server", s.cors(corsPublicDoc, s.static(s.asMeta, "public, max-age=3600")))
+	route(pathJWKS, s.cors(corsPublicDoc, s.handleJWKS))
+	route(pathToken, s.cors(corsPost, s.handleToken))
+	route(pathIntrospect, s.cors(corsPost, s.handleIntrospect))
 	route(pathAuthorize, s.handleAuthorize)
-	route(pathUserInfo, s.handleUserInfo)
-	route(pathRevoke, s.handleRevoke)
+	route(pathUserInfo, s.cors(corsUserInfo, s.handleUserInfo))
+	route(pathRevoke, s.cors(corsPost, s.handleRevoke))
 	route(pathLogout, s.handleLogout)
 	route(pathRoutes, s.handleRoutes)
 	route(pathExplain, s.handleExplain)
