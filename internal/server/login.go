@@ -253,7 +253,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *grant.Au
 }
 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *grant.Authorization, sess *store.Session) {
-	ticket, err := s.newTicket(req.Raw, sess)
+	ticket, err := s.newTicket(req.Raw, sess, req.MaxAge)
 	if err != nil {
 		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return

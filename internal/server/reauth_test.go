@@ -216,3 +216,32 @@ func TestCodeWithoutRedirectURI(t *testing.T) {
 		t.Errorf("redirect_uri left out at the token endpoint although the authorization request had it: %v", err)
 	}
 }
+
+// TestConsentTicketHonoursMaxAge: a consent page of a max_age request
+// cannot be answered after the sign-in has grown older than max_age (plus
+// two minutes to read the page): the code would carry a stale auth_time.
+func TestConsentTicketHonoursMaxAge(t *testing.T) {
+	clock := testkit.NewClock(time.Now().Truncate(time.Second))
+	e := startAt(t, clock.Now)
+	cfg := oauthConfig(e, "web-portal", "web-portal-secret-123", "http://127.0.0.1:3000/callback", "openid", "orders:read")
+	b := newBrowser(t)
+	verifier, _ := pkce()
+	p := b.get(authURL(cfg, "s", verifier, "max_age", "60"))
+	p = b.login(e, p, "alice", "alice-password-1")
+	form := hiddenFields(p.body)
+	form.Set("decision", "allow")
+	clock.Advance(5 * time.Minute)
+	if q := b.post(e.srv.URL+"/authorize", form); q.location != nil {
+		t.Fatalf("consent answered after max_age: redirect %v", q.location)
+	}
+	// Within max_age it works.
+	p = b.get(authURL(cfg, "s", verifier, "max_age", "600"))
+	if !strings.Contains(p.body, `name="decision"`) {
+		t.Fatalf("want the consent page, got %d", p.status)
+	}
+	form = hiddenFields(p.body)
+	form.Set("decision", "allow")
+	if q := b.post(e.srv.URL+"/authorize", form); q.location == nil || q.location.Query().Get("code") == "" {
+		t.Fatalf("consent within max_age: %d %v", q.status, q.location)
+	}
+}

@@ -38,6 +38,9 @@ import (
 const (
 	// ticketTTL bounds how long a consent page stays answerable.
 	ticketTTL = 15 * time.Minute
+	// maxAgeGrace is how long past a request's max_age its consent page
+	// may still be answered: the time to read it.
+	maxAgeGrace = 2 * time.Minute
 	// ticketType keeps a ticket from ever being taken for a token: verify
 	// accepts only at+jwt, and ID token hints must say JWT.
 	ticketType = "gatehouse-consent+jwt"
@@ -67,15 +70,24 @@ func sessionBinding(purpose, sessionID string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// newTicket signs the consent state of raw for sess.
-func (s *Server) newTicket(raw string, sess *store.Session) (string, error) {
+// newTicket signs the consent state of raw for sess. With max_age the
+// ticket lives no longer than the sign-in stays within max_age (plus
+// maxAgeGrace for the person to read the page): a code issued later would
+// carry an auth_time older than the request allowed (OIDC Core §3.1.2.1).
+func (s *Server) newTicket(raw string, sess *store.Session, maxAge int) (string, error) {
 	signer := s.keys.Signer()
 	if signer == nil {
 		return "", errors.New("no signing key")
 	}
 	hdr, _ := json.Marshal(map[string]string{"alg": signer.Alg, "kid": signer.KID, "typ": ticketType})
+	exp := s.now().Add(ticketTTL)
+	if maxAge >= 0 {
+		if lim := sess.AuthTime.Add(time.Duration(maxAge)*time.Second + maxAgeGrace); lim.Before(exp) {
+			exp = lim
+		}
+	}
 	body, err := json.Marshal(consentTicket{Request: raw, Session: sessionBinding("consent", sess.ID),
-		AuthTime: sess.AuthTime.Unix(), Expires: s.now().Add(ticketTTL).Unix()})
+		AuthTime: sess.AuthTime.Unix(), Expires: exp.Unix()})
 	if err != nil {
 		return "", err
 	}
