@@ -25,6 +25,9 @@ type ownVerifiers struct {
 	// idHint accepts this issuer's ID tokens, expired ones too, as
 	// id_token_hint (OIDC Core §3.1.2.1, RP-Initiated Logout §2).
 	idHint *verify.Verifier
+	// ticket accepts this server's consent tickets (ticket.go): its own
+	// type, addressed to the issuer itself.
+	ticket *verify.Verifier
 }
 
 // ownTokens keeps the verifiers in step with the key ring: a ring change
@@ -59,7 +62,15 @@ func (o *ownTokens) verifiers() (*ownVerifiers, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ownVerifiers{jwks: jwks, access: access, idHint: idHint}
+	tc := base
+	tc.InsecureAnyAudience, tc.Audience = false, o.issuer
+	tc.Types = []string{ticketType}
+	tc.MaxTokenBytes = maxTicketBytes
+	ticket, err := verify.New(context.Background(), tc)
+	if err != nil {
+		return nil, err
+	}
+	v := &ownVerifiers{jwks: jwks, access: access, idHint: idHint, ticket: ticket}
 	o.cur.Store(v)
 	return v, nil
 }

@@ -1,17 +1,12 @@
 package server
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/rsa"
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"math/big"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/store"
@@ -51,6 +46,10 @@ const (
 
 // consentTicket is the signed state of a request waiting for consent.
 type consentTicket struct {
+	// Issuer and Audience are this server: a ticket is checked by the
+	// same verify package as every token, which requires both.
+	Issuer   string `json:"iss"`
+	Audience string `json:"aud"`
 	// Request is the raw authorization request, re-validated on use.
 	Request string `json:"req"`
 	// Session binds the ticket to one session without revealing its ID.
@@ -86,8 +85,8 @@ func (s *Server) newTicket(raw string, sess *store.Session, maxAge int) (string,
 			exp = lim
 		}
 	}
-	body, err := json.Marshal(consentTicket{Request: raw, Session: sessionBinding("consent", sess.ID),
-		AuthTime: sess.AuthTime.Unix(), Expires: exp.Unix()})
+	body, err := json.Marshal(consentTicket{Issuer: s.issuer, Audience: s.issuer, Request: raw,
+		Session: sessionBinding("consent", sess.ID), AuthTime: sess.AuthTime.Unix(), Expires: exp.Unix()})
 	if err != nil {
 		return "", err
 	}
@@ -99,34 +98,20 @@ func (s *Server) newTicket(raw string, sess *store.Session, maxAge int) (string,
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
 }
 
-// openTicket checks a ticket's signature, type and expiry and returns it.
-// Whether it belongs to the current session is checked by bound.
+// openTicket checks a ticket's signature, type and expiry with package
+// verify (owntokens.go), like every token this server signed, and returns
+// it. Whether it belongs to the current session is checked by bound.
 func (s *Server) openTicket(tok string) (*consentTicket, error) {
-	if len(tok) > maxTicketBytes {
-		return nil, errTicket
+	v, err := s.own.verifiers()
+	if err != nil {
+		return nil, err
 	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return nil, errTicket
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-		Kid string `json:"kid"`
-		Typ string `json:"typ"`
-	}
-	if err := decodePart(parts[0], &hdr); err != nil || hdr.Typ != ticketType {
-		return nil, errTicket
-	}
-	pub, alg, ok := s.keys.PublicKey(hdr.Kid)
-	if !ok || alg != hdr.Alg {
-		return nil, errTicket
-	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || !verifySignature(pub, alg, []byte(parts[0]+"."+parts[1]), sig) {
+	c, err := v.ticket.Verify(context.Background(), tok)
+	if err != nil {
 		return nil, errTicket
 	}
 	var t consentTicket
-	if err := decodePart(parts[1], &t); err != nil || s.now().Unix() >= t.Expires {
+	if err := c.Unmarshal(&t); err != nil {
 		return nil, errTicket
 	}
 	return &t, nil
@@ -136,30 +121,4 @@ func (s *Server) openTicket(tok string) (*consentTicket, error) {
 func (t *consentTicket) bound(sess *store.Session) bool {
 	want := sessionBinding("consent", sess.ID)
 	return subtle.ConstantTimeCompare([]byte(t.Session), []byte(want)) == 1 && t.AuthTime == sess.AuthTime.Unix()
-}
-
-func decodePart(part string, v any) error {
-	b, err := base64.RawURLEncoding.DecodeString(part)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-// verifySignature checks a JWS signature made by keys.Signer.Sign.
-func verifySignature(pub crypto.PublicKey, alg string, input, sig []byte) bool {
-	switch k := pub.(type) {
-	case *ecdsa.PublicKey:
-		if alg != "ES256" || len(sig) != 64 {
-			return false
-		}
-		h := sha256.Sum256(input)
-		return ecdsa.Verify(k, h[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
-	case ed25519.PublicKey:
-		return alg == "EdDSA" && ed25519.Verify(k, input, sig)
-	case *rsa.PublicKey:
-		h := sha256.Sum256(input)
-		return alg == "RS256" && rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
-	}
-	return false
 }
