@@ -189,7 +189,7 @@ func TestRoutePathAmbiguousRefused(t *testing.T) {
 				if uri, n := rp.up.take(); n != 0 {
 					t.Errorf("base %q, %s (token %v) reached the upstream as %s", base, tc.path, tok != "", uri)
 				}
-				lines := rp.logs.lines(t)
+				lines := rp.logs.JSONLines(t)
 				if l := lines[len(lines)-1]; l["status"] != 400.0 || l["decision"] != "deny" ||
 					!strings.HasPrefix(l["reason"].(string), "ambiguous path: ") {
 					t.Errorf("%s: access log %v", tc.path, l)

@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -71,40 +70,7 @@ func (u *upstream) last() (http.Header, string, string) {
 	return u.header, u.host, u.path
 }
 
-// syncBuffer collects log output written from server goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// lines returns the JSON log records written so far.
-func (s *syncBuffer) lines(t testing.TB) []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(s.b.Bytes()))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testkit.SyncBuffer
 
 type env struct {
 	iss  *testkit.Issuer
@@ -338,7 +304,7 @@ func TestAccessLog(t *testing.T) {
 	e.serve(get("/orders/1?secret=s3cr3t", good))
 	e.serve(get("/orders/2", other))
 	e.serve(get("/orders/3", ""))
-	lines := e.logs.lines(t)
+	lines := e.logs.JSONLines(t)
 	if len(lines) != 3 {
 		t.Fatalf("%d lines:\n%s", len(lines), e.logs)
 	}
@@ -381,7 +347,7 @@ func TestUpstreamDown(t *testing.T) {
 	if w.Code != http.StatusBadGateway || w.Body.String() != "gatehouse proxy: the upstream service is unavailable\n" {
 		t.Errorf("%d %q", w.Code, w.Body)
 	}
-	lines := e.logs.lines(t)
+	lines := e.logs.JSONLines(t)
 	if len(lines) != 1 || lines[0]["status"] != 502.0 || lines[0]["decision"] != "allow" ||
 		!strings.HasPrefix(lines[0]["reason"].(string), "upstream: ") {
 		t.Errorf("log %v", lines)
@@ -504,7 +470,7 @@ func TestClientCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
 	e.serve(get("/", e.token("orders:read")).WithContext(ctx))
-	lines := e.logs.lines(t)
+	lines := e.logs.JSONLines(t)
 	if len(lines) != 1 || !strings.Contains(lines[0]["reason"].(string), "context canceled") {
 		t.Errorf("%v", lines)
 	}

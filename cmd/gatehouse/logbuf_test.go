@@ -1,29 +1,14 @@
 package main
 
 import (
-	"bytes"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testkit.SyncBuffer
 
 // TestBufferedWriterFlushes runs in a synctest bubble, so the flush
 // interval passes on the fake clock: the line is not out one nanosecond

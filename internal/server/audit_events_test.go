@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -9,8 +8,9 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/testkit"
 
 	"golang.org/x/oauth2"
 
@@ -18,24 +18,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 )
 
-// lockedBuffer is an audit stream the test can read while the server
-// writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testkit.SyncBuffer
 
 // startAudited is start with the audit trail written to out.
 func startAudited(t *testing.T, out *lockedBuffer) *env {
