@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -231,6 +232,7 @@ func TestBrowser(t *testing.T) {
 		if got := waitFor(t, arrived); got != "/callback?code=abc&state=xyz" {
 			t.Errorf("browser arrived at %q", got)
 		}
+		settled(t, bctx, "/callback")
 	})
 
 	t.Run("consent allow", func(t *testing.T) {
@@ -243,6 +245,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("posted %v", form)
 		}
 		waitFor(t, arrived)
+		settled(t, bctx, "/callback")
 	})
 
 	mu.Lock()
@@ -251,6 +254,28 @@ func TestBrowser(t *testing.T) {
 		if strings.Contains(m, "Content Security Policy") || strings.Contains(m, "Refused to") {
 			t.Errorf("browser console: %s", m)
 		}
+	}
+}
+
+// settled waits until the browser has finished loading path: the server
+// seeing the request is not enough, and a navigation started while the
+// previous one still commits is aborted (net::ERR_ABORTED).
+func settled(t *testing.T, bctx context.Context, path string) {
+	t.Helper()
+	js := `location.pathname === ` + strconv.Quote(path) + ` && document.readyState === "complete"`
+	// A poll with a deadline, not an event: the check itself fails while
+	// the page it runs in is being replaced, and Chromium tells nothing
+	// else when the new one is done.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		done, err := chromedp.Run(bctx, chromedp.Evaluate[bool](js))
+		if err == nil && done {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the browser did not finish loading %s (%v)", path, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
