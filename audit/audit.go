@@ -4,7 +4,6 @@ import (
 	"slices"
 
 	"github.com/gatehouse/gatehouse/config"
-	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // SchemaVersion is the version of the JSON document WriteJSON produces.
@@ -132,7 +131,7 @@ func Build(cfg *config.Config) *Report {
 	if cfg == nil {
 		return r
 	}
-	model := policy.New(cfg.PolicyClients())
+	model := cfg.PolicyModel()
 
 	// Columns first, so every later lookup has one place to ask "is this a
 	// known value, and of which kind?". Clients win over an external

@@ -29,7 +29,7 @@ func Explain(cfg *config.Config, clientID, grantType string, req policy.Request)
 			grantType = "authorization_code"
 		}
 	}
-	m := policy.New(cfg.PolicyClients())
+	m := cfg.PolicyModel()
 	switch grantType {
 	case "client_credentials":
 		return m.Explain(clientID, req), true, nil

@@ -211,6 +211,9 @@ func summarize(rule *config.Rule) string {
 			return "every client and external audience has at least one tag"
 		}
 		return "require " + strconv.Quote(rule.Require) + " (unknown requirement)"
+	case config.RuleOnlyGroups:
+		m := rule.OnlyGroups
+		return "only people in " + describeSide(m.Groups, nil, "groups") + " may reach " + describeSide(m.To, m.ToTags, "audiences") + " (decided when a token is issued for a person)"
 	}
 	return "no rule kind"
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/config"
-	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/store"
 )
 
@@ -58,7 +57,7 @@ func Usage(cfg *config.Config, rows []store.UsageRow, now time.Time, days int) *
 		counted[key{r.ClientID, r.Audience}] = r
 	}
 	granted := map[key]bool{}
-	model := policy.New(cfg.PolicyClients())
+	model := cfg.PolicyModel()
 	for _, c := range cfg.Clients {
 		if len(c.GrantTypes) == 0 {
 			continue // obtains no tokens: nothing to count

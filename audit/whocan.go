@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/config"
-	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -75,7 +74,7 @@ func WhoCan(cfg *config.Config, api, request string) (*WhoCanReport, error) {
 	}
 	rep.Matched = true
 	rep.Route = &oauth.Route{Path: route.Path, Methods: cloneNonNil(route.Methods), Scopes: cloneNonNil(route.Scopes)}
-	model := policy.New(cfg.PolicyClients())
+	model := cfg.PolicyModel()
 	for _, cl := range cfg.Clients {
 		if len(cl.GrantTypes) == 0 || !slices.Contains(model.DefaultAudience(cl.ID), api) {
 			continue

@@ -20,6 +20,12 @@ func (d *decoder) expandNode(n *yaml.Node) {
 			before := len(d.problems)
 			v := d.expand(n.Value, n.Line)
 			if len(d.problems) == before {
+				if v != n.Value && strings.Contains(n.Value, "${") {
+					if d.fromEnv == nil {
+						d.fromEnv = map[int]bool{}
+					}
+					d.fromEnv[n.Line] = true
+				}
 				n.Value = v
 			} else {
 				// Keep the text as written so the key does not look

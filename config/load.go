@@ -112,6 +112,10 @@ type decoder struct {
 	// not the real one and the expansion problem already explains it.
 	validating bool
 	unexpanded map[int]bool
+	// fromEnv marks the lines whose value was read from the environment
+	// (${NAME} expanded), so a secret written into the file can be told
+	// from one that came from the environment.
+	fromEnv map[int]bool
 
 	// checked and unknownKeys belong to the schema pass (schema.go);
 	// positions to locate, which fills it after decoding (positions.go).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +83,26 @@ var shapes = map[reflect.Type]shape{
 		hint:    "write - name: TEXT followed by one of deny:, only: or require:",
 		unknown: "a rule is name: plus one of deny: {from…, to…}, only: {to…, from…} or require: " + strings.Join(Requirements(), "|"),
 	},
+	reflect.TypeFor[GroupMatch](): {
+		where: "{key}", notMapping: "{key} must be a mapping of to, to_tags and groups",
+		hint: "write e.g. {key}: {to: hr-api, groups: [hr]}",
+	},
+	reflect.TypeFor[Connector](): {
+		where: "connector", notMapping: "a connector must be a mapping",
+		hint: "write - id: NAME, name: TEXT and one of oidc: or ldap:",
+	},
+	reflect.TypeFor[OIDCConnector](): {
+		where: "oidc", notMapping: "oidc must be a mapping",
+		hint: "write oidc: {issuer: URL, client_id: ID, client_secret: ${NAME}}",
+	},
+	reflect.TypeFor[ClaimMapping](): {
+		where: "claims", notMapping: "claims must be a mapping of claim names",
+		hint: "write claims: {username: email, groups: roles}",
+	},
+	reflect.TypeFor[LDAPConnector](): {
+		where: "ldap", notMapping: "ldap must be a mapping",
+		hint: "write ldap: {url: ldaps://HOST, bind_dn: DN, bind_password: ${NAME}, user_base_dn: DN}",
+	},
 	reflect.TypeFor[Match](): {
 		where: "{key}", notMapping: "{key} must be a mapping of from, from_tags, to and to_tags",
 		hint: "write e.g. {key}: {from_tags: [public], to_tags: [internal]}",
@@ -91,6 +112,7 @@ var shapes = map[reflect.Type]shape{
 var (
 	durationType = reflect.TypeFor[time.Duration]()
 	prefixType   = reflect.TypeFor[netip.Prefix]()
+	intType      = reflect.TypeFor[int]()
 )
 
 // field is one key of a struct type, read from its yaml tag.
@@ -384,6 +406,16 @@ func (d *decoder) text(n *yaml.Node, t reflect.Type, key string, line int) *yaml
 			d.add(n.Line, "use a Go duration such as 10m, 1h30m or 720h", "%s: %q is not a duration", key, n.Value)
 			return nil
 		}
+	case intType:
+		if d.unexpanded[n.Line] {
+			return nil
+		}
+		v, err := strconv.Atoi(n.Value)
+		if err != nil || v < 0 {
+			d.add(n.Line, "write a whole number such as 4", "%s: %q is not a non-negative whole number", key, n.Value)
+			return nil
+		}
+		return scalarNode("!!int", strconv.Itoa(v), at)
 	case prefixType:
 		p, err := parseCIDR(n.Value)
 		if err != nil {

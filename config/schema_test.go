@@ -53,7 +53,7 @@ func TestAliasBombsRefused(t *testing.T) {
 func TestSchemaCovered(t *testing.T) {
 	scalars := map[reflect.Type]bool{
 		reflect.TypeFor[string](): true, reflect.TypeFor[bool](): true,
-		durationType: true, prefixType: true,
+		durationType: true, prefixType: true, intType: true,
 	}
 	seen := map[reflect.Type]bool{}
 	var walk func(st reflect.Type)
@@ -96,12 +96,12 @@ func TestSchemaCovered(t *testing.T) {
 // struct fields, which is the order they had when they were listed by hand.
 func TestKnownKeysInDeclarationOrder(t *testing.T) {
 	_, err := Parse([]byte(head+"clients:\n  - id: a\n    zzz: 1\n"), "test.yaml", noEnv)
-	want := "known keys: id, name, secret, redirect_uris, grant_types, audience, scopes, first_party, post_logout_redirect_uris, tags, require_pkce, id_token_signed_response_alg, routes, id_token_scope_claims, allowed_origins"
+	want := "known keys: id, name, secret, redirect_uris, grant_types, audience, scopes, first_party, post_logout_redirect_uris, tags, require_pkce, id_token_signed_response_alg, routes, id_token_scope_claims, allowed_origins, groups_claim"
 	if ps := problems(t, err); len(ps) != 1 || ps[0].Hint != want {
 		t.Errorf("got %v, want the hint %q", err, want)
 	}
 	_, err = Parse([]byte(head+"zzz: 1\n"), "test.yaml", noEnv)
-	want = "known keys: issuer, listen, tls, storage, signing_alg, access_token_ttl, refresh_token_ttl, key_rotation_period, clients, external_audiences, users, policy, trusted_proxies, admins"
+	want = "known keys: issuer, listen, tls, storage, signing_alg, access_token_ttl, refresh_token_ttl, key_rotation_period, clients, external_audiences, users, connectors, policy, trusted_proxies, admins"
 	if ps := problems(t, err); len(ps) != 1 || ps[0].Hint != want {
 		t.Errorf("got %v, want the hint %q", err, want)
 	}

@@ -52,6 +52,11 @@ type Config struct {
 	Clients           []Client           `yaml:"clients"`
 	ExternalAudiences []ExternalAudience `yaml:"external_audiences"`
 	Users             []User             `yaml:"users"`
+	// Connectors are the identity sources people can sign in through
+	// besides the local users: upstream OpenID Connect providers and LDAP
+	// directories. Local users (users: above, and those kept in the store
+	// with `gatehouse users`) need none.
+	Connectors []Connector `yaml:"connectors"`
 	// Policy holds the rules `gatehouse audit` checks and `gatehouse
 	// serve` refuses to start without; see Rule.
 	Policy []Rule `yaml:"policy"`
@@ -121,6 +126,11 @@ type Client struct {
 	// endpoints from JavaScript (CORS), besides the origins of a public
 	// client's redirect_uris, which are allowed without being listed.
 	AllowedOrigins []string `yaml:"allowed_origins"`
+	// GroupsClaim lists the groups the client's ID and access tokens (and
+	// UserInfo) may name in a "groups" claim: of the person's groups, only
+	// these are released; "*" releases all. Empty (the default): no groups
+	// claim, so a client learns no more of a person than it needs.
+	GroupsClaim []string `yaml:"groups_claim"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -238,6 +248,12 @@ type Rule struct {
 	// Require names a property every relevant entry must have; one of
 	// the Require* constants.
 	Require string `yaml:"require"`
+	// OnlyGroups lets the audiences it selects be reached, by a token
+	// issued for a person, only by people in one of its groups. Unlike
+	// the other kinds it is decided when a token is issued (the person's
+	// groups are known only then), at the authorization endpoint, the code
+	// redemption and every refresh.
+	OnlyGroups *GroupMatch `yaml:"only_groups"`
 
 	// Line is the line of the rule's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -253,6 +269,8 @@ func (r *Rule) Kind() string {
 		return RuleOnly
 	case r.Require != "":
 		return RuleRequire
+	case r.OnlyGroups != nil:
+		return RuleOnlyGroups
 	}
 	return ""
 }
@@ -262,6 +280,8 @@ const (
 	RuleDeny    = "deny"
 	RuleOnly    = "only"
 	RuleRequire = "require"
+	// RuleOnlyGroups restricts audiences to people in given groups.
+	RuleOnlyGroups = "only_groups"
 )
 
 // Requirements a require: rule can name.
@@ -317,6 +337,23 @@ func selects(ids, wantTags []string, id string, tags []string) bool {
 	return false
 }
 
+// GroupMatch is an only_groups rule: the audiences its To side selects
+// (by ID or tag, as in Match) are reached only by people in at least one
+// of Groups.
+//
+//	only_groups: {to: hr-api, groups: [hr]}
+type GroupMatch struct {
+	To     []string `yaml:"to" config:"one_or_many"`
+	ToTags []string `yaml:"to_tags"`
+	Groups []string `yaml:"groups" config:"one_or_many"`
+}
+
+// MatchesTo reports whether the rule selects an audience with this ID and
+// these tags.
+func (m *GroupMatch) MatchesTo(id string, tags []string) bool {
+	return selects(m.To, m.ToTags, id, tags)
+}
+
 // User is a person who can sign in.
 type User struct {
 	Username string `yaml:"username"`
@@ -326,7 +363,9 @@ type User struct {
 	PasswordHash string `yaml:"password_hash"`
 	// Claims are extra ID-token / userinfo claims (name, email, ...).
 	Claims map[string]any `yaml:"claims"`
-	Line   int            `yaml:"-"`
+	// Groups are the person's groups, which only_groups rules read.
+	Groups []string `yaml:"groups"`
+	Line   int      `yaml:"-"`
 }
 
 // Tags returns the tags of the client or external audience with this ID,
@@ -364,4 +403,36 @@ func (c *Config) PolicyClients() []policy.Client {
 		out[i] = policy.Client{ID: cl.ID, Public: cl.Public(), Audience: cl.Audience, Scopes: cl.Scopes, GrantTypes: cl.GrantTypes}
 	}
 	return out
+}
+
+// PolicyGroupRules resolves the only_groups rules to the audience IDs
+// their To side selects (clients and external audiences, by ID or tag),
+// for the audience model.
+func (c *Config) PolicyGroupRules() []policy.GroupRule {
+	var out []policy.GroupRule
+	for i := range c.Policy {
+		r := &c.Policy[i]
+		if r.OnlyGroups == nil {
+			continue
+		}
+		g := policy.GroupRule{Name: r.Name, Groups: r.OnlyGroups.Groups}
+		for j := range c.Clients {
+			if cl := &c.Clients[j]; r.OnlyGroups.MatchesTo(cl.ID, cl.Tags) {
+				g.Audiences = append(g.Audiences, cl.ID)
+			}
+		}
+		for j := range c.ExternalAudiences {
+			if e := &c.ExternalAudiences[j]; c.Client(e.ID) == nil && r.OnlyGroups.MatchesTo(e.ID, e.Tags) {
+				g.Audiences = append(g.Audiences, e.ID)
+			}
+		}
+		out = append(out, g)
+	}
+	return out
+}
+
+// PolicyModel is the audience model of this configuration: its clients
+// and its only_groups rules.
+func (c *Config) PolicyModel() *policy.Model {
+	return policy.New(c.PolicyClients(), c.PolicyGroupRules()...)
 }

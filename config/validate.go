@@ -82,6 +82,7 @@ func (d *decoder) validate(cfg *Config) {
 		d.validateTags(fmt.Sprintf("external audience %q", a.ID), a.Tags, d.posOf(a))
 	}
 	d.validateUsers(cfg)
+	d.validateConnectors(cfg)
 	d.validatePolicy(cfg, clientIDs, externalIDs, known)
 	d.validateAdmins(cfg, clientIDs, known)
 }

@@ -9,7 +9,7 @@ import (
 
 // ruleKinds are the kind keys of a policy rule, in the order problems
 // name them. Read-only.
-var ruleKinds = []string{RuleDeny, RuleOnly, RuleRequire}
+var ruleKinds = []string{RuleDeny, RuleOnly, RuleRequire, RuleOnlyGroups}
 
 // selectable is what a rule's match can name: client ids, external
 // audiences and the tags each carries, with sorted lists for hints.
@@ -75,7 +75,7 @@ func (d *decoder) validatePolicy(cfg *Config, clientIDs, externalIDs map[string]
 		}
 		switch {
 		case len(kinds) == 0 && !p.unknownKeys:
-			d.add(r.Line, "add one of deny: {from_tags: [..], to_tags: [..]}, only: {to: ID, from: [ID]} or require: "+strings.Join(Requirements(), "|"), "%s has no rule kind", who)
+			d.add(r.Line, "add one of deny: {from_tags: [..], to_tags: [..]}, only: {to: ID, from: [ID]}, only_groups: {to: ID, groups: [GROUP]} or require: "+strings.Join(Requirements(), "|"), "%s has no rule kind", who)
 		case len(kinds) > 1:
 			d.add(p.at(kinds[1]), "split it into one rule per kind", "%s has more than one kind: %s", who, strings.Join(kinds, " and "))
 		}
@@ -91,6 +91,12 @@ func (d *decoder) validatePolicy(cfg *Config, clientIDs, externalIDs map[string]
 				continue
 			}
 			d.validateMatch(who, k.name, k.m, p, d.posOf(k.m), sel)
+		}
+
+		if r.OnlyGroups != nil {
+			d.validateGroupMatch(who, r.OnlyGroups, p, d.posOf(r.OnlyGroups), sel)
+		} else if _, written := p.keys[RuleOnlyGroups]; written {
+			d.add(p.at(RuleOnlyGroups), "write e.g. only_groups: {to: hr-api, groups: [hr]}", "%s: only_groups is empty", who)
 		}
 
 		if _, written := p.keys["require"]; written && !slices.Contains(Requirements(), r.Require) {
@@ -118,52 +124,76 @@ func (d *decoder) validateMatch(who, kind string, m *Match, p, mp *pos, sel *sel
 		key  string
 		list []string
 	}{{"from", m.From}, {"from_tags", m.FromTags}, {"to", m.To}, {"to_tags", m.ToTags}} {
-		d.noDuplicates(who, side.key, side.list, mp)
-		for i, v := range side.list {
-			line := mp.item(side.key, i)
-			switch side.key {
-			case "from":
-				if _, ok := sel.clientIDs[v]; ok {
-					continue
-				}
-				if _, ok := sel.externalIDs[v]; ok {
-					d.add(line, "an external audience obtains no tokens from Gatehouse; list client ids under from", "%s: from names external audience %q", who, v)
-					continue
-				}
-				hint := "from lists client ids"
-				if s := suggest(v, sel.clientList); s != "" {
-					hint = fmt.Sprintf("did you mean %q?", s)
-				}
-				d.add(line, hint, "%s: from names %q, which is not a client id", who, v)
-			case "to":
-				if _, ok := sel.clientIDs[v]; ok {
-					continue
-				}
-				if _, ok := sel.externalIDs[v]; ok {
-					continue
-				}
-				hint := "to lists client ids or external audiences"
-				if s := suggest(v, sel.known); s != "" {
-					hint = fmt.Sprintf("did you mean %q?", s)
-				}
-				d.add(line, hint, "%s: to names %q, which is not a client id or an external audience", who, v)
-			case "from_tags":
-				if sel.clientTags[v] {
-					continue
-				}
-				if sel.externalTags[v] {
-					d.add(line, "from_tags selects clients; tag a client with it, or move it to to_tags", "%s: tag %q is carried only by external audiences, which obtain no tokens", who, v)
-					continue
-				}
-				d.add(line, tagHint(v, sel.allTags), "%s: no client carries tag %q", who, v)
-			case "to_tags":
-				if sel.clientTags[v] || sel.externalTags[v] {
-					continue
-				}
-				d.add(line, tagHint(v, sel.allTags), "%s: no client or external audience carries tag %q", who, v)
+		d.checkSide(who, side.key, side.list, mp, sel)
+	}
+}
+
+// checkSide checks the IDs or tags one side of a match lists (key is
+// from, from_tags, to or to_tags).
+func (d *decoder) checkSide(who, key string, list []string, mp *pos, sel *selectable) {
+	d.noDuplicates(who, key, list, mp)
+	for i, v := range list {
+		line := mp.item(key, i)
+		switch key {
+		case "from":
+			if _, ok := sel.clientIDs[v]; ok {
+				continue
 			}
+			if _, ok := sel.externalIDs[v]; ok {
+				d.add(line, "an external audience obtains no tokens from Gatehouse; list client ids under from", "%s: from names external audience %q", who, v)
+				continue
+			}
+			hint := "from lists client ids"
+			if s := suggest(v, sel.clientList); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			d.add(line, hint, "%s: from names %q, which is not a client id", who, v)
+		case "to":
+			if _, ok := sel.clientIDs[v]; ok {
+				continue
+			}
+			if _, ok := sel.externalIDs[v]; ok {
+				continue
+			}
+			hint := "to lists client ids or external audiences"
+			if s := suggest(v, sel.known); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			d.add(line, hint, "%s: to names %q, which is not a client id or an external audience", who, v)
+		case "from_tags":
+			if sel.clientTags[v] {
+				continue
+			}
+			if sel.externalTags[v] {
+				d.add(line, "from_tags selects clients; tag a client with it, or move it to to_tags", "%s: tag %q is carried only by external audiences, which obtain no tokens", who, v)
+				continue
+			}
+			d.add(line, tagHint(v, sel.allTags), "%s: no client carries tag %q", who, v)
+		case "to_tags":
+			if sel.clientTags[v] || sel.externalTags[v] {
+				continue
+			}
+			d.add(line, tagHint(v, sel.allTags), "%s: no client or external audience carries tag %q", who, v)
 		}
 	}
+}
+
+// validateGroupMatch checks an only_groups rule: a to side that names
+// known audiences and at least one group. Groups themselves cannot be
+// checked: they come from directories and upstream providers too.
+func (d *decoder) validateGroupMatch(who string, m *GroupMatch, p, mp *pos, sel *selectable) {
+	if len(m.To)+len(m.ToTags) == 0 || len(m.Groups) == 0 {
+		d.add(p.at(RuleOnlyGroups), "to/to_tags select the audiences, groups the people who may reach them; e.g. only_groups: {to: hr-api, groups: [hr]}",
+			"%s: only_groups needs a to side and groups", who)
+	}
+	d.noDuplicates(who, "groups", m.Groups, mp)
+	for i, g := range m.Groups {
+		if strings.TrimSpace(g) != g || g == "" {
+			d.add(mp.item("groups", i), "group names are compared exactly", "%s: group %q has surrounding spaces or is empty", who, g)
+		}
+	}
+	d.checkSide(who, "to", m.To, mp, sel)
+	d.checkSide(who, "to_tags", m.ToTags, mp, sel)
 }
 
 // tagHint suggests a tag in use, or says how tags are given.

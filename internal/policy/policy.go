@@ -14,6 +14,17 @@ import (
 // It is immutable after New and safe for concurrent use.
 type Model struct {
 	clients map[string]*clientPolicy
+	// groupRules are the only_groups rules that select each audience.
+	groupRules map[string][]*GroupRule
+}
+
+// GroupRule is an only_groups rule of the policy, resolved to the audience
+// IDs it selects: a token issued for a person may name one of Audiences
+// only when the person is in at least one of Groups.
+type GroupRule struct {
+	Name      string
+	Audiences []string
+	Groups    []string
 }
 
 type clientPolicy struct {
@@ -70,8 +81,14 @@ type Client struct {
 // New builds the model from validated clients. The configuration's
 // validation guarantees audiences name known clients or external audiences;
 // New does not re-check that.
-func New(clients []Client) *Model {
-	m := &Model{clients: make(map[string]*clientPolicy, len(clients))}
+func New(clients []Client, people ...GroupRule) *Model {
+	m := &Model{clients: make(map[string]*clientPolicy, len(clients)), groupRules: map[string][]*GroupRule{}}
+	for i := range people {
+		r := &people[i]
+		for _, a := range r.Audiences {
+			m.groupRules[a] = append(m.groupRules[a], r)
+		}
+	}
 	for i := range clients {
 		c := &clients[i]
 		p := &clientPolicy{

@@ -249,7 +249,7 @@ func New(o Options) (*Server, error) {
 
 // build makes the Server of one configuration over the shared part.
 func (sh *shared) build(cfg *config.Config) (*Server, error) {
-	s := &Server{shared: sh, cfg: cfg, model: policy.New(cfg.PolicyClients())}
+	s := &Server{shared: sh, cfg: cfg, model: cfg.PolicyModel()}
 	s.minter = issue.New(sh.issuer, cfg.AccessTokenTTL, sh.keys, sh.now)
 	var err error
 	if s.users, s.passwordFloor, err = loadUsers(cfg, sh.slowHashes); err != nil {
