@@ -111,6 +111,16 @@ type APIReach struct {
 	// Clients are the clients, in configuration order, that can obtain a
 	// token whose default aud names API. Empty when nobody can.
 	Clients []string `json:"clients"`
+	// People are the only_groups rules that reserve API to people in
+	// given groups when a token is issued for a person: a person needs a
+	// group of every one. Absent when no rule selects API.
+	People []GroupGate `json:"people,omitempty"`
+}
+
+// GroupGate is one only_groups rule on an API: the groups that reach it.
+type GroupGate struct {
+	Rule   string   `json:"rule"`
+	Groups []string `json:"groups"`
 }
 
 // Build audits cfg. It never fails: a configuration that validation would
@@ -201,6 +211,11 @@ func Build(cfg *config.Config) *Report {
 			continue
 		}
 		reach := APIReach{API: a.ID, Kind: a.Kind, Clients: []string{}}
+		for _, g := range cfg.PolicyGroupRules() {
+			if slices.Contains(g.Audiences, a.ID) {
+				reach.People = append(reach.People, GroupGate{Rule: g.Name, Groups: g.Groups})
+			}
+		}
 		for i, row := range r.Matrix {
 			if r.Clients[i].CanObtainTokens && slices.Contains(row.Audience, a.ID) {
 				reach.Clients = append(reach.Clients, row.Client)

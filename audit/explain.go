@@ -18,10 +18,24 @@ import (
 // authorization_code. ok is false when cfg has no such client (the
 // endpoint would only say invalid_client; the audit says the name is
 // wrong).
-func Explain(cfg *config.Config, clientID, grantType string, req policy.Request) (x policy.Explanation, ok bool, err error) {
+//
+// person, when not nil, is the person a token is issued for (their
+// groups): only an authorization request is for a person, and the
+// only_groups rules then apply as the endpoint applies them at sign-in.
+func Explain(cfg *config.Config, clientID, grantType string, req policy.Request, person *Person) (x policy.Explanation, ok bool, err error) {
 	c := cfg.Client(clientID)
 	if c == nil {
 		return policy.Explanation{}, false, nil
+	}
+	if person != nil {
+		if grantType == "client_credentials" {
+			return policy.Explanation{}, true, fmt.Errorf("--user and --groups explain a token for a person: use --grant authorization_code")
+		}
+		x := cfg.PolicyModel().ExplainAuthorizationFor(clientID, req, person.Groups)
+		if person.Name != "" {
+			x.Reasons = append([]string{"the person is " + person.Name}, x.Reasons...)
+		}
+		return x, true, nil
 	}
 	if grantType == "" {
 		grantType = "client_credentials"
@@ -37,6 +51,13 @@ func Explain(cfg *config.Config, clientID, grantType string, req policy.Request)
 		return m.ExplainAuthorization(clientID, req), true, nil
 	}
 	return policy.Explanation{}, true, fmt.Errorf("--grant must be client_credentials or authorization_code, not %q", grantType)
+}
+
+// Person is who an explained authorization request is for: a user's
+// name (for the text) and their groups.
+type Person struct {
+	Name   string
+	Groups []string
 }
 
 // WriteExplanation renders x as text (what a person reads) or json (the

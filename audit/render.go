@@ -127,13 +127,20 @@ func (r *Report) WriteText(w io.Writer) error {
 			who = listText(a.Clients, ", ")
 		}
 		cells := []string{textValue(a.API), "← " + who}
-		// Only non-clients get a note: for them the kind is the news.
+		var notes []string
+		// Only non-clients get a kind: for them the kind is the news.
 		if a.Kind != KindClient {
 			note := string(a.Kind)
 			if more := r.apiNote(a); more != "" {
 				note += ": " + more
 			}
-			cells = append(cells, note)
+			notes = append(notes, note)
+		}
+		for _, g := range a.People {
+			notes = append(notes, "for a person only in group "+listText(g.Groups, " or ")+" (rule "+strconv.Quote(g.Rule)+")")
+		}
+		if len(notes) > 0 {
+			cells = append(cells, strings.Join(notes, "; "))
 		}
 		line(cells...)
 	}

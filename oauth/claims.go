@@ -13,6 +13,11 @@ import (
 // Gatehouse offers today, advertised in acr_values_supported.
 const ACRPassword = "urn:gatehouse:acr:password"
 
+// ACRFederated is the "acr" of a sign-in through an upstream OpenID
+// Connect provider: Gatehouse checked no credential itself; the upstream's
+// own amr, when it sent one, is passed on in amr.
+const ACRFederated = "urn:gatehouse:acr:federated"
+
 // ClaimsRequest is the OIDC "claims" request parameter (OIDC Core §5.5):
 // individual claims asked for in the UserInfo response and in the ID token.
 type ClaimsRequest struct {

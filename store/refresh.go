@@ -23,6 +23,9 @@ type RefreshFamily struct {
 	// so logout can revoke it (RevokeFamiliesBySession); may be empty.
 	SessionID string
 	AuthTime  time.Time
+	// AMR are the authentication methods of the sign-in (RFC 8176), for
+	// the ID token's amr.
+	AMR       []string
 	CreatedAt time.Time
 	// ExpiresAt is the family's absolute end (required); no token of the
 	// family rotates from then on.

@@ -13,7 +13,10 @@ type Session struct {
 	Subject string
 	// AuthTime is when the user last authenticated (OIDC auth_time,
 	// max_age and prompt=login are judged against it).
-	AuthTime  time.Time
+	AuthTime time.Time
+	// AMR are the authentication methods of the sign-in (RFC 8176), for
+	// the ID token's amr.
+	AMR       []string
 	CreatedAt time.Time
 	// ExpiresAt is required; the session is over from then on.
 	ExpiresAt time.Time

@@ -64,6 +64,12 @@ func TestBrowser(t *testing.T) {
 		d.Username, d.Locked = "alice", true
 		p.Login(w, http.StatusTooManyRequests, d)
 	})
+	mux.HandleFunc("GET /login-sources", func(w http.ResponseWriter, r *http.Request) {
+		d := sampleLogin()
+		d.Directories = []Item{{ID: "staff", Name: "Staff directory"}}
+		d.Upstreams = []Item{{ID: "corp", Name: "Example Corp"}, {ID: "partner", Name: "Partner SSO"}}
+		p.Login(w, http.StatusOK, d)
+	})
 	mux.HandleFunc("GET /consent", func(w http.ResponseWriter, r *http.Request) {
 		p.Consent(w, sampleConsent())
 	})
@@ -160,6 +166,7 @@ func TestBrowser(t *testing.T) {
 		{"/login", "login"},
 		{"/login-error", "login-error"},
 		{"/login-locked", "login-locked"},
+		{"/login-sources", "login-sources"},
 		{"/consent", "consent"},
 		{"/error", "error"},
 		{"/logged-out", "logged-out"},

@@ -38,6 +38,13 @@ const (
 	FieldUsername = "username"
 	// FieldPassword is the login form's password field.
 	FieldPassword = "password"
+	// FieldSource is the login form's choice of where the username and
+	// password are checked: "" for the local users, else a directory's
+	// connector ID.
+	FieldSource = "source"
+	// FieldUpstream is the name of the login page's upstream buttons; its
+	// value is the connector ID of the provider to sign in with.
+	FieldUpstream = "upstream"
 	// FieldDecision is the name of both consent buttons; its value is
 	// DecisionAllow or DecisionDeny.
 	FieldDecision = "decision"
@@ -75,6 +82,18 @@ type LoginData struct {
 	// Locked says that there were too many attempts: the page asks the
 	// person to wait before trying again.
 	Locked bool
+	// Directories are where the password form can check a password
+	// besides the local users (LDAP connectors); with any, the form lets
+	// the person choose, Source preselected. NoLocal leaves the local
+	// users out of that choice (a hint picked a directory).
+	Directories []Item
+	Source      string
+	NoLocal     bool
+	// Upstreams are the providers offered as buttons ("Sign in with …");
+	// NoPassword hides the password form (a hint picked an upstream, or
+	// none of the password sources applies).
+	Upstreams  []Item
+	NoPassword bool
 }
 
 // ConsentData is what the consent page shows and posts back.

@@ -683,3 +683,45 @@ func TestPagesConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+// TestLoginPageWithSources: with directories and upstream providers the
+// page offers an account choice in the password form and one button per
+// provider, each posting the request back with the provider's ID.
+func TestLoginPageWithSources(t *testing.T) {
+	p := newPages(t)
+	d := LoginData{Action: "/authorize", CSRFToken: "csrf-1", RequestID: "req-1", ClientName: "Portal",
+		Directories: []Item{{ID: "staff", Name: "Staff directory"}}, Source: "staff",
+		Upstreams: []Item{{ID: "corp", Name: "Example Corp"}, {ID: "partner", Name: "Partner <SSO>"}}}
+	_, doc := render(t, func(w http.ResponseWriter) { p.Login(w, http.StatusOK, d) })
+	forms := doc.tags("form")
+	if len(forms) != 2 {
+		t.Fatalf("want the password form and the upstream form, got %d forms", len(forms))
+	}
+	sel := doc.byID(t, "source")
+	opts := sel.tags("option")
+	if sel.attrs["name"] != FieldSource || len(opts) != 2 || opts[0].attrs["value"] != "" || opts[1].attrs["value"] != "staff" || !opts[1].has("selected") || opts[0].has("selected") {
+		t.Errorf("account choice: %v %d options", sel.attrs, len(opts))
+	}
+	buttons := forms[1].tags("button")
+	if len(buttons) != 2 || buttons[0].attrs["name"] != FieldUpstream || buttons[0].attrs["value"] != "corp" ||
+		buttons[0].textContent() != "Sign in with Example Corp" || buttons[1].textContent() != "Sign in with Partner <SSO>" {
+		t.Errorf("upstream buttons: %d", len(buttons))
+	}
+	if h := hiddenFields(forms[1]); h[FieldCSRFToken] != "csrf-1" || h[FieldRequestID] != "req-1" {
+		t.Errorf("upstream form hidden fields: %v", h)
+	}
+
+	// A hint for one directory: no local choice; for an upstream only: no password form.
+	d2 := d
+	d2.NoLocal, d2.Upstreams = true, nil
+	_, doc = render(t, func(w http.ResponseWriter) { p.Login(w, http.StatusOK, d2) })
+	if opts := doc.byID(t, "source").tags("option"); len(opts) != 1 || opts[0].attrs["value"] != "staff" {
+		t.Errorf("directory hint: %d options", len(opts))
+	}
+	d3 := d
+	d3.NoPassword = true
+	_, doc = render(t, func(w http.ResponseWriter) { p.Login(w, http.StatusOK, d3) })
+	if len(doc.tags("form")) != 1 || len(doc.all(func(n *node) bool { return n.attrs["name"] == FieldPassword })) != 0 {
+		t.Errorf("upstream only: the password form is still shown")
+	}
+}

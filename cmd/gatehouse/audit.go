@@ -23,6 +23,8 @@ type auditQuery struct {
 	resources []string
 	audience  string
 	scopes    []string
+	user      string
+	groups    []string
 	whoCan    string
 	api       string
 	usage     bool
@@ -35,7 +37,7 @@ func newAuditCmd() *cobra.Command {
 	var q auditQuery
 	cmd := &cobra.Command{
 		Use: "audit --config FILE [--format " + strings.Join(audit.Formats(), "|") + "] [--strict]\n" +
-			"  gatehouse audit --config FILE --explain CLIENT [--resource R]... [--audience A] [--scope S]... [--format text|json]\n" +
+			"  gatehouse audit --config FILE --explain CLIENT [--resource R]... [--audience A] [--scope S]... [--user U | --groups G,...] [--format text|json]\n" +
 			"  gatehouse audit --config FILE --who-can 'METHOD /path' --api API [--format text|json]\n" +
 			"  gatehouse audit --config FILE --usage [--days N] [--format text|json]",
 		Short: "Print which client can reach which API and check the policy rules",
@@ -65,7 +67,10 @@ Questions, answered instead of the report:
                      request: what the access token from its code carries);
                      default: client_credentials when CLIENT may use it, else
                      authorization_code. Exit 0 granted, 1 refused, 2 no such
-                     client.
+                     client. --user NAME or --groups G1,G2 explain it for a
+                     person (an authorization request): only_groups rules
+                     then keep or drop audiences by the person's groups, as
+                     at sign-in, the code's redemption and each refresh.
   --who-can 'GET /orders/{id}' --api API
                      the route of API the request matches (routes: on the
                      client, matched like gatehouse proxy does) and the
@@ -112,6 +117,8 @@ Questions, answered instead of the report:
 	cmd.Flags().StringArrayVar(&q.resources, "resource", nil, "with --explain: an RFC 8707 resource parameter (repeat for several)")
 	cmd.Flags().StringVar(&q.audience, "audience", "", "with --explain: the audience parameter (space-separated targets)")
 	cmd.Flags().StringArrayVar(&q.scopes, "scope", nil, "with --explain: a requested scope (repeat for several)")
+	cmd.Flags().StringVar(&q.user, "user", "", "with --explain: the person the token is for (their groups decide only_groups rules); a YAML user, or a subject in the store")
+	cmd.Flags().StringSliceVar(&q.groups, "groups", nil, "with --explain: the groups of the person the token is for (comma-separated)")
 	cmd.Flags().StringVar(&q.whoCan, "who-can", "", "list the clients that can call 'METHOD /path' on --api")
 	cmd.Flags().StringVar(&q.api, "api", "", "with --who-can: the API's client id")
 	cmd.Flags().BoolVar(&q.usage, "usage", false, "list issuance counts and audiences granted but not requested in --days")
@@ -141,10 +148,13 @@ func (q *auditQuery) run(cmd *cobra.Command, cfg *config.Config, format string) 
 	if modes > 1 {
 		return true, errors.New("--explain, --who-can and --usage are separate questions: ask one at a time")
 	}
-	explainOnly := fl.Changed("resource") || fl.Changed("audience") || fl.Changed("scope") || fl.Changed("grant")
+	explainOnly := fl.Changed("resource") || fl.Changed("audience") || fl.Changed("scope") || fl.Changed("grant") ||
+		fl.Changed("user") || fl.Changed("groups")
 	switch {
 	case explainOnly && q.explain == "":
-		return true, errors.New("--grant, --resource, --audience and --scope go with --explain CLIENT")
+		return true, errors.New("--grant, --resource, --audience, --scope, --user and --groups go with --explain CLIENT")
+	case fl.Changed("user") && fl.Changed("groups"):
+		return true, errors.New("give --user or --groups, not both")
 	case fl.Changed("api") && q.whoCan == "":
 		return true, errors.New("--api goes with --who-can 'METHOD /path'")
 	case fl.Changed("days") && !q.usage:
@@ -159,7 +169,11 @@ func (q *auditQuery) run(cmd *cobra.Command, cfg *config.Config, format string) 
 		if fl.Changed("scope") {
 			req.Scope, req.ScopeGiven = strings.Join(q.scopes, " "), true
 		}
-		x, ok, err := audit.Explain(cfg, q.explain, q.grant, req)
+		person, err := q.person(cmd, cfg)
+		if err != nil {
+			return true, err
+		}
+		x, ok, err := audit.Explain(cfg, q.explain, q.grant, req, person)
 		if err != nil {
 			return true, err
 		}
@@ -210,4 +224,33 @@ func readUsage(ctx context.Context, storage string) ([]store.UsageRow, error) {
 	}
 	defer st.Close()
 	return st.Usage(ctx)
+}
+
+// person is who --user or --groups name, or nil. A --user not in the
+// configuration file is looked up in the store (local users of
+// `gatehouse users`, and people from identity sources with the groups of
+// their last sign-in).
+func (q *auditQuery) person(cmd *cobra.Command, cfg *config.Config) (*audit.Person, error) {
+	fl := cmd.Flags()
+	switch {
+	case fl.Changed("groups"):
+		return &audit.Person{Groups: q.groups}, nil
+	case !fl.Changed("user"):
+		return nil, nil
+	}
+	for _, u := range cfg.Users {
+		if u.Username == q.user {
+			return &audit.Person{Name: q.user, Groups: u.Groups}, nil
+		}
+	}
+	st, err := openStore(cmd.Context(), cfg.Storage)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	p, err := st.GetPerson(cmd.Context(), q.user)
+	if err != nil {
+		return nil, fmt.Errorf("--user: %q is neither a user of %s nor a person in the store (%v)", q.user, cfg.Path, err)
+	}
+	return &audit.Person{Name: q.user, Groups: p.Groups}, nil
 }

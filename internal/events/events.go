@@ -25,6 +25,7 @@ const (
 	SignInSuccess     = "signin.success"      // Username, ClientID, Address, Source
 	SignInFailure     = "signin.failure"      // Username, ClientID, Address, Source
 	SignInLocked      = "signin.locked"       // Username, ClientID, Address, Source
+	SignInDisabled    = "signin.disabled"     // Username, ClientID, Address, Source: right password, disabled account
 	Unlock            = "unlock"              // Username, Source
 	ConsentGranted    = "consent.granted"     // Username, ClientID, Address, Scopes
 	ConsentDenied     = "consent.denied"      // Username, ClientID, Address

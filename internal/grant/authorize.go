@@ -36,6 +36,12 @@ type Authorization struct {
 	// IDTokenClaims are the user claims the claims parameter asks for in
 	// the ID token (OIDC Core §5.5).
 	IDTokenClaims []string
+	// Named are the resource values the request named (RFC 8707): a
+	// target the person may not reach refuses the request (AuthorizeFor).
+	Named []string
+	// IDPHint names the identity source the client wants the person to
+	// sign in with (idp_hint), or "".
+	IDPHint string
 	// Raw is the original query, carried through the login and consent
 	// forms so the request is re-validated on every step and no pending
 	// state has to live on one instance.
@@ -90,6 +96,7 @@ func (e *Engine) ParseAuthorization(raw string, hint HintChecker) (*Authorizatio
 		return a, RedirectErr(oe)
 	}
 	a.Grant = g
+	a.Named = pr.Resources
 	return a, nil
 }
 
@@ -118,6 +125,7 @@ func (e *Engine) trustRedirect(p oauth.Form, raw string) (*Authorization, *AuthE
 	a.State, _ = p.Get("state")
 	a.Nonce, _ = p.Get("nonce")
 	a.LoginHint, _ = p.Get("login_hint")
+	a.IDPHint, _ = p.Get("idp_hint")
 	return a, nil
 }
 
@@ -229,9 +237,9 @@ func (a *Authorization) parseClaims(p oauth.Form) *oauth.Error {
 		if err != nil {
 			return oauth.InvalidRequest("claims: acr values must be strings")
 		}
-		if len(values) > 0 && !slices.Contains(values, oauth.ACRPassword) {
+		if len(values) > 0 && !slices.Contains(values, oauth.ACRPassword) && !slices.Contains(values, oauth.ACRFederated) {
 			return &oauth.Error{Code: oauth.CodeUnmetAuthenticationRequirement, Status: 400,
-				Description: "the essential acr cannot be met: this server offers only " + oauth.ACRPassword}
+				Description: "the essential acr cannot be met: this server offers " + oauth.ACRPassword + " and " + oauth.ACRFederated}
 		}
 	}
 	a.IDTokenClaims = oauth.Names(cr.IDToken)
@@ -314,7 +322,7 @@ func (e *Engine) IssueCode(ctx context.Context, a *Authorization, sess *store.Se
 		Hash: hash, ClientID: a.Client.ID, RedirectURI: redirect,
 		CodeChallenge: a.Challenge, CodeChallengeMethod: method, Nonce: a.Nonce,
 		Subject: sess.Subject, Scopes: a.Grant.Scopes, Audience: a.Grant.Audience,
-		IDTokenClaims: a.IDTokenClaims, AuthTime: sess.AuthTime, SessionID: sess.ID,
+		IDTokenClaims: a.IDTokenClaims, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID,
 		CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
 	if err := e.store.CreateCode(ctx, c); err != nil {

@@ -59,9 +59,17 @@ func (e *Engine) RedeemCode(ctx context.Context, c Client, req TokenRequest) (Re
 	if oe != nil {
 		return Result{}, oe
 	}
+	p, oe := e.person(ctx, ac.Subject, false)
+	if oe != nil {
+		return Result{}, oe
+	}
+	// The person's groups may have changed since the code was issued.
+	if g, oe = e.forPerson(c.ID, g, p, req.Narrow); oe != nil {
+		return Result{}, oe
+	}
 	fam := store.RefreshFamily{ClientID: c.ID, Subject: ac.Subject, Scopes: ac.Scopes, Audience: ac.Audience,
-		SessionID: ac.SessionID, AuthTime: ac.AuthTime}
-	res, issued, oe := e.mintUserTokens(c, g, fam, ac.Nonce, ac.IDTokenClaims, now)
+		SessionID: ac.SessionID, AuthTime: ac.AuthTime, AMR: ac.AMR}
+	res, issued, oe := e.mintUserTokens(c, g, fam, p, ac.Nonce, ac.IDTokenClaims, now)
 	if oe != nil {
 		return Result{}, oe
 	}

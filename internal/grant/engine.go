@@ -17,6 +17,7 @@ package grant
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -37,12 +38,35 @@ type Store interface {
 
 // Users is the engine's view of the people who can sign in.
 type Users interface {
-	// Exists reports whether subject is still a configured user; a grant
-	// of a removed user ends.
-	Exists(subject string) bool
-	// Claims returns the user claims the scopes release (OIDC Core §5.4).
-	Claims(subject string, scopes []string) map[string]any
+	// Person returns the person with this subject as they are now, or
+	// ErrNoPerson when they were removed or disabled: their grants end.
+	// fresh asks the identity source again where it can (a refresh, whose
+	// groups may have changed since the sign-in); otherwise what was
+	// recorded at the sign-in serves. Any other error means the answer is
+	// unknown (a directory is down) and fails the request closed.
+	Person(ctx context.Context, subject string, fresh bool) (Person, error)
 }
+
+// Person is someone a token is issued for, as they are now.
+type Person struct {
+	Subject string
+	// Groups decide the audiences only_groups rules reserve, and fill
+	// the groups claim of clients configured for one.
+	Groups []string
+	// Claims are all the person's user claims (name, email,
+	// preferred_username, ...); the engine releases those the granted
+	// scopes allow (ReleasedClaims).
+	Claims map[string]any
+	// Source is the identity source that vouches for the person ("" for
+	// a local user): the ID token's idp.
+	Source string
+	// Federated: an upstream provider authenticated the person, not a
+	// password checked here (the ID token's acr).
+	Federated bool
+}
+
+// ErrNoPerson means the person no longer exists or is disabled.
+var ErrNoPerson = errors.New("grant: the person no longer exists or is disabled")
 
 // Client is what the engine needs to know of an authenticated client.
 type Client struct {
@@ -58,6 +82,9 @@ type Client struct {
 	PKCERequired bool
 	// FirstParty clients are the operator's own: no consent page.
 	FirstParty bool
+	// GroupsClaim lists the groups the client's tokens may name in a
+	// groups claim ("*": all); empty means no groups claim.
+	GroupsClaim []string
 }
 
 // Options are the engine's dependencies.

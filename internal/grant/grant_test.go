@@ -25,12 +25,13 @@ import (
 
 type people map[string]map[string]any
 
-func (p people) Exists(s string) bool { _, ok := p[s]; return ok }
-func (p people) Claims(s string, scopes []string) map[string]any {
-	if slices.Contains(scopes, "email") {
-		return p[s]
+func (p people) Person(_ context.Context, s string, _ bool) (Person, error) {
+	claims, ok := p[s]
+	if !ok {
+		return Person{}, ErrNoPerson
 	}
-	return nil
+	groups, _ := claims["groups"].([]string)
+	return Person{Subject: s, Claims: claims, Groups: groups}, nil
 }
 
 type rig struct {
@@ -48,7 +49,10 @@ var clients = []Client{
 	{ID: "orders"},
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t *testing.T) *rig { return newRigWith(t, clients) }
+
+// newRigWith builds the rig over the given clients and only_groups rules.
+func newRigWith(t *testing.T, clients []Client, rules ...policy.GroupRule) *rig {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "g.db"))
@@ -68,7 +72,7 @@ func newRig(t *testing.T) *rig {
 		{ID: "job", GrantTypes: []string{"client_credentials"}, Audience: []string{"orders"}, Scopes: []string{"orders:read"}},
 		{ID: "spa", Public: true, GrantTypes: []string{"authorization_code", "client_credentials"}, Scopes: []string{"openid"}},
 		{ID: "orders"},
-	})
+	}, rules...)
 	users := people{"alice": {"email": "alice@example.com"}}
 	e := New(Options{Clients: clients, Model: model, Store: st, Users: users, RefreshTTL: time.Hour, Now: clock.Now,
 		Minter: issue.New("https://issuer", 10*time.Minute, ring, clock.Now)})
@@ -371,4 +375,51 @@ func TestAuthorizationDecisions(t *testing.T) {
 	if _, oe := r.e.Token(ctx, r.client("portal"), req); oe != nil {
 		t.Errorf("redeeming the issued code: %v", oe)
 	}
+}
+
+// TestGroupsGateAudiences: an only_groups rule keeps an audience for the
+// people of its groups, at the code's redemption and at every refresh,
+// with today's groups; the groups claim names only what the client may see.
+func TestGroupsGateAudiences(t *testing.T) {
+	cs := slices.Clone(clients)
+	cs[0].GroupsClaim = []string{"ops", "hr"}
+	r := newRigWith(t, cs, policy.GroupRule{Name: "ops only", Audiences: []string{"orders"}, Groups: []string{"ops"}})
+	r.users["alice"] = map[string]any{"groups": []string{"ops", "chess-club"}}
+	ctx := context.Background()
+	first, oe := r.e.Token(ctx, r.client("portal"), codeRequest(r.code(t, nil)))
+	wantCode(t, oe, "")
+	if first.Grant.Audience.String() != "portal orders" || !strings.Contains(payload(t, first.Access.Token), `"groups":["ops"]`) ||
+		!strings.Contains(payload(t, first.IDToken), `"groups":["ops"]`) {
+		t.Fatalf("in group: aud %v\naccess %s\nid %s", first.Grant.Audience, payload(t, first.Access.Token), payload(t, first.IDToken))
+	}
+	// Alice leaves ops: the next refresh drops orders; naming it is refused.
+	r.users["alice"] = map[string]any{"groups": []string{"chess-club"}}
+	refresh := func(tok string, n policy.Request) (Result, *oauth.Error) {
+		return r.e.Token(ctx, r.client("portal"), TokenRequest{GrantType: oauth.GrantRefreshToken, RefreshToken: tok, Narrow: n})
+	}
+	_, oe = refresh(first.Refresh, policy.Request{Resources: []string{"orders"}})
+	wantCode(t, oe, oauth.CodeInvalidTarget)
+	second, oe := refresh(first.Refresh, policy.Request{})
+	wantCode(t, oe, "")
+	if second.Grant.Audience.String() != "portal" || strings.Contains(payload(t, second.Access.Token), `"groups"`) {
+		t.Errorf("after leaving ops: aud %v, access %s", second.Grant.Audience, payload(t, second.Access.Token))
+	}
+	// Back in ops: the family still holds what was granted, so orders returns.
+	r.users["alice"] = map[string]any{"groups": []string{"ops"}}
+	third, oe := refresh(second.Refresh, policy.Request{})
+	wantCode(t, oe, "")
+	if third.Grant.Audience.String() != "portal orders" {
+		t.Errorf("back in ops: aud %v", third.Grant.Audience)
+	}
+	// A code redeemed after the person left the group loses the audience too.
+	r.users["alice"] = map[string]any{}
+	late, oe := r.e.Token(ctx, r.client("portal"), codeRequest(r.code(t, nil)))
+	wantCode(t, oe, "")
+	if late.Grant.Audience.String() != "portal" {
+		t.Errorf("code after leaving: aud %v", late.Grant.Audience)
+	}
+	// Disabled or removed: the refresh ends the grant.
+	delete(r.users, "alice")
+	_, oe = refresh(third.Refresh, policy.Request{})
+	wantCode(t, oe, oauth.CodeInvalidGrant)
 }

@@ -39,11 +39,19 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 		return Result{}, oauth.InvalidGrant("the refresh token has been revoked")
 	case !now.Before(tok.ExpiresAt):
 		return Result{}, oauth.InvalidGrant("the refresh token has expired; sign in again")
-	case !e.users.Exists(fam.Subject):
+	}
+	// Today's person: groups may have changed since the sign-in, and a
+	// removed or disabled person's grant ends for good.
+	p, err := e.users.Person(ctx, fam.Subject, true)
+	switch {
+	case errors.Is(err, ErrNoPerson):
 		if err := e.store.RevokeFamily(ctx, fam.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
 			e.log.Error("revoking the family of a removed user", "error", err)
 		}
-		return Result{}, oauth.InvalidGrant("the user of this refresh token no longer exists; sign in again")
+		return Result{}, oauth.InvalidGrant("the user of this refresh token no longer exists or is disabled; sign in again")
+	case err != nil:
+		e.log.Error("looking up the person of a refresh", "error", err)
+		return Result{}, &oauth.Error{Code: oauth.CodeServerError, Status: 503, Description: "the person's directory could not be reached; try again later"}
 	}
 	scopes, audience := e.model.Restrict(c.ID, fam.Scopes, fam.Audience)
 	if len(audience) == 0 {
@@ -53,7 +61,13 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 	if oe != nil {
 		return Result{}, oe
 	}
-	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g})
+	if g, oe = e.forPerson(c.ID, g, p, narrow); oe != nil {
+		if oe.Code == oauth.CodeAccessDenied {
+			oe = oauth.InvalidGrant(oe.Description)
+		}
+		return Result{}, oe
+	}
+	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g, Groups: GroupsClaim(&c, p.Groups)})
 	if err != nil {
 		return Result{}, oauth.ServerError(err)
 	}
@@ -75,8 +89,8 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 	if slices.Contains(g.Scopes, "openid") {
 		// A refreshed ID token carries no nonce (OIDC Core §12.2) and no
 		// claims the claims parameter asked for at sign-in.
-		if res.IDToken, err = e.idToken(c, idTokenFor{subject: fam.Subject, sessionID: fam.SessionID,
-			authTime: fam.AuthTime, scopes: g.Scopes, accessToken: access.Token}); err != nil {
+		if res.IDToken, err = e.idToken(c, idTokenFor{person: p, sessionID: fam.SessionID,
+			authTime: fam.AuthTime, amr: fam.AMR, scopes: g.Scopes, accessToken: access.Token}); err != nil {
 			return Result{}, oauth.ServerError(err)
 		}
 	}

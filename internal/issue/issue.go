@@ -65,6 +65,9 @@ type Access struct {
 	Subject  string
 	ClientID string
 	Grant    policy.Grant
+	// Groups is the groups claim (the person's groups the client may
+	// see); nil leaves it out.
+	Groups []string
 }
 
 // Minted is a signed token with the facts callers record about it.
@@ -112,6 +115,10 @@ func (m *Minter) AccessToken(a Access) (Minted, error) {
 		claims = append(claims, `,"scope":`...)
 		claims = appendString(claims, a.Grant.Scope)
 	}
+	if a.Groups != nil {
+		claims = append(claims, `,"groups":`...)
+		claims = appendStrings(claims, a.Groups)
+	}
 	claims = append(claims, `,"iat":`...)
 	claims = strconv.AppendInt(claims, now.Unix(), 10)
 	claims = append(claims, `,"exp":`...)
@@ -157,8 +164,13 @@ func appendAudience(b []byte, aud oauth.Audience) []byte {
 	if len(aud) == 1 {
 		return appendString(b, aud[0])
 	}
+	return appendStrings(b, aud)
+}
+
+// appendStrings appends list as a JSON array of strings.
+func appendStrings(b []byte, list []string) []byte {
 	b = append(b, '[')
-	for i, a := range aud {
+	for i, a := range list {
 		if i > 0 {
 			b = append(b, ',')
 		}

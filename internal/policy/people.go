@@ -84,3 +84,23 @@ func describeGroups(groups []string) string {
 	}
 	return "group " + strings.Join(groups, " or ")
 }
+
+// ExplainAuthorizationFor evaluates an authorization request for a person
+// in groups along the endpoint's own path: Authorization, then ForPerson
+// once the person has signed in, and says why. The code's redemption and
+// every refresh apply ForPerson again with the groups of that day.
+func (m *Model) ExplainAuthorizationFor(clientID string, req Request, groups []string) Explanation {
+	why := []string{}
+	g, oe := m.authorization(clientID, req, &why)
+	if oe == nil {
+		named := req.Resources
+		if req.Audience != "" {
+			named = append(slices.Clip(named), oauth.SplitScope(req.Audience)...)
+		}
+		g, oe = m.forPerson(clientID, g, groups, named, &why)
+		if oe == nil && len(m.groupRules) == 0 {
+			note(&why, "no only_groups rule: the person's groups do not change the audience")
+		}
+	}
+	return explanation(clientID, oauth.GrantAuthorizationCode, g, oe, why)
+}

@@ -23,11 +23,13 @@ func (s *Server) emit(r *http.Request, e events.Event) {
 }
 
 // signInEvent records a sign-in outcome in the audit trail and in
-// gatehouse_signins_total. outcome is "success", "failure" or "locked".
-// username is the one claimed on the form, which may not exist.
-func (s *Server) signInEvent(r *http.Request, req *grant.Authorization, outcome, username string) {
+// gatehouse_signins_total. outcome is "success", "failure", "locked" or
+// "disabled". username is the one claimed on the form, which may not
+// exist (for a directory, prefixed with its ID), or the subject a source
+// vouched for; source is "local" or the connector's ID.
+func (s *Server) signInEvent(r *http.Request, req *grant.Authorization, outcome, username, source string) {
 	s.metrics.signins.WithLabelValues(outcome).Inc()
-	s.emit(r, events.Event{Type: "signin." + outcome, Username: username, ClientID: req.Client.ID, Source: "local"})
+	s.emit(r, events.Event{Type: "signin." + outcome, Username: username, ClientID: req.Client.ID, Source: source})
 }
 
 // clientAuthFailed records a refused client authentication with the id

@@ -65,9 +65,14 @@ func (s *Server) startAuth(w http.ResponseWriter, r *http.Request, raw string) {
 // otherwise on to consent or the code.
 func (s *Server) continueAuth(w http.ResponseWriter, r *http.Request, req *grant.Authorization, sess *store.Session) {
 	why := req.LoginNeeded(sess, s.now())
+	hint, _ := s.sources.hinted(req.IDPHint, req.LoginHint)
 	switch {
 	case why == "":
 		s.afterLogin(w, r, req, sess, false)
+	case hint != nil && hint.upstream != nil:
+		// Straight to the provider the client named; with prompt=none it
+		// is asked to stay silent too, and its answer is passed on.
+		s.startUpstream(w, r, req, hint)
 	case req.Prompt["none"]:
 		s.failAuth(w, r, req, grant.RedirectErr(&oauth.Error{Code: oauth.CodeLoginRequired, Description: why + " (prompt=none)"}))
 	default:
@@ -87,6 +92,11 @@ func (s *Server) afterLogin(w http.ResponseWriter, r *http.Request, req *grant.A
 		// Signed in, but as someone else than the application asked for.
 		s.failAuth(w, r, req, grant.RedirectErr(&oauth.Error{Code: oauth.CodeLoginRequired,
 			Description: "the signed-in user is not the one id_token_hint names"}))
+		return
+	}
+	// What this person may reach (only_groups), before anything is shown.
+	if oe := s.grants.AuthorizeFor(r.Context(), req, sess.Subject); oe != nil {
+		s.failAuth(w, r, req, grant.RedirectErr(oe))
 		return
 	}
 	if !consented {
@@ -127,6 +137,14 @@ func (s *Server) handleAuthForm(w http.ResponseWriter, r *http.Request) {
 	req, ae := s.parseAuth(w, r.PostForm.Get(web.FieldRequestID))
 	if ae != nil {
 		s.failAuth(w, r, req, ae)
+		return
+	}
+	if id, ok := r.PostForm[web.FieldUpstream]; ok {
+		if src := s.sources.byID[id[0]]; src != nil && src.upstream != nil {
+			s.startUpstream(w, r, req, src)
+			return
+		}
+		s.showLogin(w, r, req, http.StatusBadRequest, "", "That sign-in option is not available.", false)
 		return
 	}
 	s.handleLogin(w, r, req)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/internal/grant"
 	"slices"
 
 	"github.com/gatehouse/gatehouse/oauth"
@@ -53,7 +54,14 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 	m["id_token_signing_alg_values_supported"] = s.cfg.IDTokenSigningAlgs()
 	m["prompt_values_supported"] = []string{"none", "login", "consent", "select_account"}
 	m["claims_parameter_supported"] = true
-	m["acr_values_supported"] = []string{oauth.ACRPassword}
+	acrs := []string{oauth.ACRPassword}
+	for _, c := range s.cfg.Connectors {
+		if c.OIDC != nil {
+			acrs = append(acrs, oauth.ACRFederated)
+			break
+		}
+	}
+	m["acr_values_supported"] = acrs
 	m["request_parameter_supported"] = false
 	m["request_uri_parameter_supported"] = false
 	m["claims_supported"] = claimsSupported()
@@ -63,12 +71,12 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 
 // claimsSupported lists every claim Gatehouse can release (OIDC Discovery
 // §3): those of its tokens, then the user claims the scopes release
-// (users.go's scopeClaims), in a fixed order.
+// (grant.ScopeClaims), in a fixed order.
 func claimsSupported() []string {
 	out := []string{"iss", "sub", "aud", "azp", "client_id", "scope", "iat", "exp", "jti",
-		"auth_time", "nonce", "at_hash", "sid", "acr", "amr"}
+		"auth_time", "nonce", "at_hash", "sid", "acr", "amr", "idp", "groups"}
 	for _, scope := range []string{"profile", "email", "address", "phone"} {
-		out = append(out, scopeClaims[scope]...)
+		out = append(out, grant.ScopeClaims(scope)...)
 	}
 	return out
 }

@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/internal/issue"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/store"
 	"github.com/gatehouse/gatehouse/web"
@@ -48,18 +51,36 @@ func (s *Server) loginThrottleKey(username string) string {
 	return LoginThrottleKey(s.issuer, username)
 }
 
-// handleLogin checks a posted username and password: the tries are
-// reserved and the lockout checked first, a refusal is recorded, a success
-// starts a session and moves the authorization request on.
+// handleLogin checks a posted username and password, against the local
+// users or the directory the form names: the tries are reserved and the
+// lockout checked first, a refusal is recorded, a success starts a session
+// and moves the authorization request on. A directory's people are locked
+// out and throttled under their source-prefixed name (staff:bob), apart
+// from a local user of the same name.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization) {
 	username := r.PostForm.Get(web.FieldUsername)
+	var src *source
+	who := username
+	if id := r.PostForm.Get(web.FieldSource); id != "" {
+		if src = s.sources.byID[id]; src == nil || src.directory == nil {
+			s.showLogin(w, r, req, http.StatusBadRequest, username, "Choose where your account is.", false)
+			return
+		}
+		who = id + ":" + username
+	}
 	now := s.now()
-	try, ok := s.beginLogin(w, r, req, username, now)
+	try, ok := s.beginLogin(w, r, req, who, username, now)
 	if !ok {
 		return
 	}
-	if !s.checkPassword(r.Context(), username, r.PostForm.Get(web.FieldPassword)) {
-		s.failLogin(w, r, req, try, username, now)
+	subject, id, res := s.checkCredentials(r.Context(), src, username, r.PostForm.Get(web.FieldPassword))
+	switch res {
+	case credUnavailable:
+		try.giveBack()
+		s.loginUnavailable(w, "checking the password", errors.New("the account store or directory is unavailable"))
+		return
+	case credWrong:
+		s.failLogin(w, r, req, try, who, username, now)
 		return
 	}
 	try.giveBack()
@@ -70,14 +91,26 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.
 		s.loginUnavailable(w, "clearing failed sign-ins", err)
 		return
 	}
-	sess, err := s.startSession(w, r, username, now)
+	if src != nil {
+		s.signInFromSource(w, r, req, src, id, passwordAMR)
+		return
+	}
+	if res == credDisabled {
+		s.signInEvent(r, req, "disabled", subject, "local")
+		s.accountDisabled(w)
+		return
+	}
+	sess, err := s.startSession(w, r, subject, passwordAMR, now)
 	if err != nil {
 		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
 		return
 	}
-	s.signInEvent(r, req, "success", username)
+	s.signInEvent(r, req, "success", subject, "local")
 	s.afterLogin(w, r, req, sess, false)
 }
+
+// passwordAMR is the RFC 8176 amr of a sign-in with a password.
+var passwordAMR = []string{"pwd"}
 
 // loginTry is one sign-in attempt's reservations in the per-instance
 // limiters and its key in the store's count.
@@ -98,12 +131,12 @@ func (t loginTry) giveBack() {
 // checks the count across instances: a locked user costs no hashing, and
 // the right password cannot be confirmed while locked. A store error fails
 // closed. When the attempt must stop it answers itself and reports false.
-func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, username string, now time.Time) (loginTry, bool) {
+func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, who, username string, now time.Time) (loginTry, bool) {
 	var t loginTry
 	var okUser, okIP bool
-	t.byUser, okUser, _ = s.loginByUser.begin(username, now)
+	t.byUser, okUser, _ = s.loginByUser.begin(who, now)
 	t.byIP, okIP, _ = s.loginByIP.begin(s.clientIP(r), now)
-	t.key = s.loginThrottleKey(username)
+	t.key = s.loginThrottleKey(who)
 	failures := 0
 	if okUser && okIP {
 		var err error
@@ -115,7 +148,7 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.A
 	}
 	if !okUser || !okIP || failures >= loginFailureLimit {
 		t.giveBack()
-		s.signInEvent(r, req, "locked", username)
+		s.signInEvent(r, req, "locked", who, sourceName(who, username))
 		setOutcome(w, "locked")
 		s.showLogin(w, r, req, http.StatusTooManyRequests, username, "", true)
 		return t, false
@@ -123,24 +156,82 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.A
 	return t, true
 }
 
-// checkPassword reports whether password is username's. Every refusal
-// takes as long as a check of the slowest hash in use (secret.Floor): the
-// time does not tell which usernames exist.
-func (s *Server) checkPassword(ctx context.Context, username, password string) bool {
-	u := s.users[username]
-	if u == nil || len(password) > 1024 {
-		s.passwordFloor.Pad(ctx, time.Now())
-		return false
+// credResult is the outcome of a credential check.
+type credResult int
+
+const (
+	credOK credResult = iota
+	credWrong
+	credDisabled
+	credUnavailable
+)
+
+// checkCredentials checks username and password against src, or the local
+// users when src is nil (the YAML file first, then the store). For local
+// users every refusal takes as long as a check of the slowest hash in use
+// (secret.Floor): the time does not tell which usernames exist. A disabled
+// local user is told so only after the right password.
+func (s *Server) checkCredentials(ctx context.Context, src *source, username, password string) (string, connector.Identity, credResult) {
+	if src != nil {
+		id, err := src.directory.Login(ctx, username, password)
+		switch {
+		case err == nil:
+			return "", id, credOK
+		case errors.Is(err, connector.ErrInvalidCredentials):
+			return "", id, credWrong
+		}
+		s.log.Warn("directory sign-in failed", "connector", src.cfg.ID, "error", err)
+		return "", id, credUnavailable
 	}
-	return s.passwordFloor.Check(ctx, u.check, u.set, password)
+	if len(password) > 1024 {
+		s.passwordFloor.Pad(ctx, time.Now())
+		return "", connector.Identity{}, credWrong
+	}
+	if u := s.users[username]; u != nil {
+		if s.passwordFloor.Check(ctx, u.check, u.set, password) {
+			return username, connector.Identity{}, credOK
+		}
+		return "", connector.Identity{}, credWrong
+	}
+	started := time.Now()
+	row, err := s.store.LocalUser(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.passwordFloor.Pad(ctx, started)
+		return "", connector.Identity{}, credWrong
+	case err != nil:
+		s.log.Error("looking up a local user", "error", err)
+		return "", connector.Identity{}, credUnavailable
+	}
+	chk, err := secret.ParseUncachedGated(row.PasswordHash, s.slowHashes)
+	if err != nil {
+		s.log.Error("a stored password hash does not parse", "subject", row.Subject, "error", err)
+		s.passwordFloor.Pad(ctx, started)
+		return "", connector.Identity{}, credWrong
+	}
+	if !s.passwordFloor.Check(ctx, chk, secret.ParamSet(row.PasswordHash), password) {
+		return "", connector.Identity{}, credWrong
+	}
+	if row.Disabled {
+		return row.Subject, connector.Identity{}, credDisabled
+	}
+	return row.Subject, connector.Identity{}, credOK
+}
+
+// sourceName is the source of a throttled name: "local" or the directory's ID.
+func sourceName(who, username string) string {
+	if who == username {
+		return "local"
+	}
+	return connector.SourceOf(who)
 }
 
 // failLogin records a refused password and shows the form again. The
 // failure is recorded even if the client has hung up meanwhile: otherwise
 // closing the connection as the hash finishes would make a guess free.
 // The reservations stay taken: a password was tried.
-func (s *Server) failLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, t loginTry, username string, now time.Time) {
-	s.signInEvent(r, req, "failure", username)
+func (s *Server) failLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, t loginTry, who, username string, now time.Time) {
+	s.signInEvent(r, req, "failure", who, sourceName(who, username))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), loginNoteTimeout)
 	err := s.store.NoteLoginFailure(ctx, t.key, now)
 	cancel()
@@ -152,14 +243,14 @@ func (s *Server) failLogin(w http.ResponseWriter, r *http.Request, req *grant.Au
 	s.showLogin(w, r, req, http.StatusUnauthorized, username, "Wrong username or password.", false)
 }
 
-// startSession stores a new browser session for username and sets its
+// startSession stores a new browser session for subject and sets its
 // cookie; the store keeps only the cookie's hash.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, username string, now time.Time) (*store.Session, error) {
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, subject string, amr []string, now time.Time) (*store.Session, error) {
 	token, hash, err := issue.NewOpaque()
 	if err != nil {
 		return nil, err
 	}
-	sess := store.Session{ID: hash, Subject: username, AuthTime: now.Truncate(time.Second), CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
+	sess := store.Session{ID: hash, Subject: subject, AuthTime: now.Truncate(time.Second), AMR: amr, CreatedAt: now, ExpiresAt: now.Add(sessionTTL)}
 	if err := s.store.CreateSession(r.Context(), sess); err != nil {
 		return nil, err
 	}
@@ -187,7 +278,7 @@ func (s *Server) currentSession(r *http.Request) *store.Session {
 	if err != nil {
 		return nil
 	}
-	if s.users[sess.Subject] == nil { // the user was removed from the configuration
+	if !s.people.exists(r.Context(), sess.Subject) { // removed or disabled since
 		return nil
 	}
 	return &sess
@@ -244,12 +335,33 @@ func (s *Server) validCSRF(r *http.Request, sess *store.Session) bool {
 	return subtle.ConstantTimeCompare([]byte(want), []byte(r.PostForm.Get(web.FieldCSRFToken))) == 1
 }
 
+// showLogin shows the login page with the sources the request may use: a
+// hint (idp_hint, or a login_hint's domain) narrows them to one; otherwise
+// the password form offers the local users and every directory, and each
+// upstream provider gets a button.
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, status int, username, msg string, locked bool) {
-	s.pages.Login(w, status, web.LoginData{
+	d := web.LoginData{
 		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, nil), RequestID: req.Raw,
 		ClientName: s.clientName(req.Client.ID), ClientID: req.Client.ID,
-		Username: username, Error: msg, Locked: locked,
-	})
+		Username: username, Error: msg, Locked: locked, Source: r.PostForm.Get(web.FieldSource),
+	}
+	hint, hinted := s.sources.hinted(req.IDPHint, req.LoginHint)
+	switch {
+	case hinted && hint == nil: // the local users only
+		d.Source = ""
+	case hinted && hint.directory != nil:
+		d.Directories, d.NoLocal, d.Source = []web.Item{{ID: hint.cfg.ID, Name: hint.cfg.Name}}, true, hint.cfg.ID
+	default:
+		for _, src := range s.sources.list {
+			item := web.Item{ID: src.cfg.ID, Name: src.cfg.Name}
+			if src.directory != nil {
+				d.Directories = append(d.Directories, item)
+			} else {
+				d.Upstreams = append(d.Upstreams, item)
+			}
+		}
+	}
+	s.pages.Login(w, status, d)
 }
 
 func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *grant.Authorization, sess *store.Session) {

@@ -28,6 +28,9 @@ type ownVerifiers struct {
 	// ticket accepts this server's consent tickets (ticket.go): its own
 	// type, addressed to the issuer itself.
 	ticket *verify.Verifier
+	// upstream accepts the state of a sign-in at an upstream provider
+	// (upstream.go), likewise.
+	upstream *verify.Verifier
 }
 
 // ownTokens keeps the verifiers in step with the key ring: a ring change
@@ -70,7 +73,13 @@ func (o *ownTokens) verifiers() (*ownVerifiers, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ownVerifiers{jwks: jwks, access: access, idHint: idHint, ticket: ticket}
+	uc := tc
+	uc.Types = []string{upstreamTicketType}
+	up, err := verify.New(context.Background(), uc)
+	if err != nil {
+		return nil, err
+	}
+	v := &ownVerifiers{jwks: jwks, access: access, idHint: idHint, ticket: ticket, upstream: up}
 	o.cur.Store(v)
 	return v, nil
 }

@@ -38,6 +38,9 @@ func (s *Server) Reload(cfg *config.Config) (needRestart []string, err error) {
 	}
 	s.usage.extend(&next)
 	s.cur.Store(srv)
+	// The old version's directory connections go; a request still on it
+	// that needs one opens a new one.
+	old.sources.close()
 	s.reloads.WithLabelValues("applied").Inc()
 	s.events.Emit(context.Background(), events.ConfigReload(true, 0))
 	return needRestart, nil

@@ -90,6 +90,10 @@ type Server struct {
 	secretFloor   *secret.Floor
 	passwordFloor *secret.Floor
 	users         map[string]*user
+	// sources are the identity sources (connectors); people are everyone
+	// who can sign in, as the grant engine sees them.
+	sources *sources
+	people  *people
 
 	// admins may call the admin endpoints; routeDocs are the GET /routes
 	// answers by client id.
@@ -128,8 +132,8 @@ type shared struct {
 	loginByIP   *failureLimiter
 	// Cookie names: with an https issuer they carry the __Host- prefix,
 	// which browsers accept only when Secure, host-only and Path=/.
-	sessionCookie, csrfCookie string
-	secureCookies             bool
+	sessionCookie, csrfCookie, upstreamCookie string
+	secureCookies                             bool
 
 	metrics *metrics
 	usage   *usageCounters
@@ -154,7 +158,8 @@ func grantClients(cfg *config.Config) []grant.Client {
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]
 		out[i] = grant.Client{ID: c.ID, RedirectURIs: c.RedirectURIs, IDTokenAlg: c.IDTokenSignedResponseAlg,
-			IDTokenScopeClaims: c.IDTokenScopeClaims, PKCERequired: c.PKCERequired(), FirstParty: c.FirstParty}
+			IDTokenScopeClaims: c.IDTokenScopeClaims, PKCERequired: c.PKCERequired(), FirstParty: c.FirstParty,
+			GroupsClaim: c.GroupsClaim}
 	}
 	return out
 }
@@ -225,10 +230,10 @@ func New(o Options) (*Server, error) {
 	}
 	sh.store = &countedStore{Store: o.Store, errs: sh.metrics.storeErrs}
 	sh.reloads = newReloadCounter(sh.metrics.reg)
-	sh.sessionCookie, sh.csrfCookie = "gatehouse_session", "gatehouse_csrf"
+	sh.sessionCookie, sh.csrfCookie, sh.upstreamCookie = "gatehouse_session", "gatehouse_csrf", "gatehouse_upstream"
 	if strings.HasPrefix(sh.issuer, "https://") {
 		sh.secureCookies = true
-		sh.sessionCookie, sh.csrfCookie = "__Host-gatehouse_session", "__Host-gatehouse_csrf"
+		sh.sessionCookie, sh.csrfCookie, sh.upstreamCookie = "__Host-gatehouse_session", "__Host-gatehouse_csrf", "__Host-gatehouse_upstream"
 	}
 	pages, err := web.New()
 	if err != nil {
@@ -262,8 +267,12 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 	for _, id := range cfg.Admins {
 		s.admins[id] = true
 	}
+	if s.sources, err = buildSources(cfg, sh.issuer); err != nil {
+		return nil, err
+	}
+	s.people = &people{yaml: s.users, store: sh.store, sources: s.sources, now: sh.now}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
-		Store: sh.store, Users: userDirectory(s.users), RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
+		Store: sh.store, Users: s.people, RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
 		Events: sh.events})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
@@ -295,6 +304,7 @@ func (s *Server) routes() http.Handler {
 	route(pathRevoke, s.cors(corsPost, s.handleRevoke))
 	route(pathLogout, s.handleLogout)
 	route(pathRoutes, s.handleRoutes)
+	route(pathUpstreamCallback, s.handleUpstreamCallback)
 	route(pathExplain, s.handleExplain)
 	mux.Handle(web.StaticPrefix, s.pages.StaticHandler())
 	mux.HandleFunc("/healthz", s.handleHealth)
@@ -320,6 +330,8 @@ const (
 	pathLogout     = "/logout"
 	pathRoutes     = "/routes"
 	pathExplain    = "/admin/explain"
+	// pathUpstreamCallback is upstreamCallbackPath's pattern.
+	pathUpstreamCallback = "/upstream/{id}/callback"
 )
 
 func (s *Server) static(body []byte, cacheControl string) http.HandlerFunc {

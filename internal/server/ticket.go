@@ -74,19 +74,26 @@ func sessionBinding(purpose, sessionID string) string {
 // maxAgeGrace for the person to read the page): a code issued later would
 // carry an auth_time older than the request allowed (OIDC Core §3.1.2.1).
 func (s *Server) newTicket(raw string, sess *store.Session, maxAge int) (string, error) {
-	signer := s.keys.Signer()
-	if signer == nil {
-		return "", errors.New("no signing key")
-	}
-	hdr, _ := json.Marshal(map[string]string{"alg": signer.Alg, "kid": signer.KID, "typ": ticketType})
 	exp := s.now().Add(ticketTTL)
 	if maxAge >= 0 {
 		if lim := sess.AuthTime.Add(time.Duration(maxAge)*time.Second + maxAgeGrace); lim.Before(exp) {
 			exp = lim
 		}
 	}
-	body, err := json.Marshal(consentTicket{Issuer: s.issuer, Audience: s.issuer, Request: raw,
+	return s.signOwn(ticketType, consentTicket{Issuer: s.issuer, Audience: s.issuer, Request: raw,
 		Session: sessionBinding("consent", sess.ID), AuthTime: sess.AuthTime.Unix(), Expires: exp.Unix()})
+}
+
+// signOwn signs claims as a JWS of type typ with the ring's active key:
+// state only this server reads back (consent tickets, upstream sign-ins),
+// checked by package verify like every token (owntokens.go).
+func (s *Server) signOwn(typ string, claims any) (string, error) {
+	signer := s.keys.Signer()
+	if signer == nil {
+		return "", errors.New("no signing key")
+	}
+	hdr, _ := json.Marshal(map[string]string{"alg": signer.Alg, "kid": signer.KID, "typ": typ})
+	body, err := json.Marshal(claims)
 	if err != nil {
 		return "", err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/gatehouse/gatehouse/httpauth"
+	"github.com/gatehouse/gatehouse/internal/grant"
 	"github.com/gatehouse/gatehouse/oauth"
 )
 
@@ -66,11 +67,16 @@ func (s *Server) userinfoClaims(r *http.Request, tok string) (map[string]any, st
 	if !slices.Contains(scopes, "openid") {
 		return nil, "", &userinfoRefusal{http.StatusForbidden, "insufficient_scope", "the access token lacks the openid scope"}
 	}
-	u := s.users[claims.Subject]
-	if u == nil {
-		return nil, "", &userinfoRefusal{http.StatusUnauthorized, "invalid_token", "the token's subject is not a user"}
+	p, err := s.people.Person(r.Context(), claims.Subject, false)
+	if err != nil {
+		return nil, "", &userinfoRefusal{http.StatusUnauthorized, "invalid_token", "the token's subject is not a user, or is disabled"}
 	}
-	out := u.claimsFor(scopes)
+	out := grant.ReleasedClaims(p.Claims, scopes)
+	if c := s.grants.Client(claims.ClientID); c != nil {
+		if groups := grant.GroupsClaim(c, p.Groups); groups != nil {
+			out["groups"] = groups
+		}
+	}
 	out["sub"] = claims.Subject
 	return out, claims.ClientID, nil
 }

@@ -1,0 +1,65 @@
+package policy
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+func TestForPerson(t *testing.T) {
+	m := New([]Client{
+		{ID: "portal", Audience: []string{"orders-api", "hr-api"}, GrantTypes: []string{oauth.GrantAuthorizationCode}},
+		{ID: "hr-admin", Audience: []string{"hr-api"}, GrantTypes: []string{oauth.GrantAuthorizationCode}},
+	},
+		GroupRule{Name: "hr only", Audiences: []string{"hr-api"}, Groups: []string{"hr"}},
+		GroupRule{Name: "admins", Audiences: []string{"hr-admin"}, Groups: []string{"hr-admins"}},
+	)
+	portal, _ := m.Authorization("portal", Request{})
+	tests := []struct {
+		name     string
+		client   string
+		g        Grant
+		groups   []string
+		named    []string
+		wantAud  []string
+		wantAZP  string
+		wantCode string
+	}{
+		{"in group keeps all", "portal", portal, []string{"hr"}, nil, []string{"portal", "orders-api", "hr-api"}, "portal", ""},
+		{"default audience loses the member silently", "portal", portal, []string{"sales"}, nil, []string{"portal", "orders-api"}, "portal", ""},
+		{"no groups", "portal", portal, nil, nil, []string{"portal", "orders-api"}, "portal", ""},
+		{"named target refused", "portal", portal, []string{"sales"}, []string{"hr-api"}, nil, "", oauth.CodeInvalidTarget},
+		{"named other target fine", "portal", portal, []string{"sales"}, []string{"orders-api"}, []string{"portal", "orders-api"}, "portal", ""},
+		{"group names compared exactly", "portal", portal, []string{"HR"}, nil, []string{"portal", "orders-api"}, "portal", ""},
+		{"azp goes when only the client remains", "portal", Grant{Audience: oauth.Audience{"portal", "hr-api"}, AZP: "portal"}, nil, nil, []string{"portal"}, "", ""},
+		{"client itself gated", "hr-admin", Grant{Audience: oauth.Audience{"hr-admin"}}, []string{"hr"}, nil, nil, "", oauth.CodeAccessDenied},
+		{"client itself open to its group", "hr-admin", Grant{Audience: oauth.Audience{"hr-admin", "hr-api"}, AZP: "hr-admin"}, []string{"hr-admins", "hr"}, nil, []string{"hr-admin", "hr-api"}, "hr-admin", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			why := []string{}
+			g, oe := m.ExplainForPerson(tt.client, tt.g, tt.groups, tt.named, &why)
+			g2, oe2 := m.ForPerson(tt.client, tt.g, tt.groups, tt.named)
+			if (oe == nil) != (oe2 == nil) || !slices.Equal(g.Audience, g2.Audience) {
+				t.Fatalf("explain and decision disagree: %v/%v %v/%v", g.Audience, g2.Audience, oe, oe2)
+			}
+			if tt.wantCode != "" {
+				if oe == nil || oe.Code != tt.wantCode {
+					t.Fatalf("got %v %v, want %s", g.Audience, oe, tt.wantCode)
+				}
+				return
+			}
+			if oe != nil {
+				t.Fatalf("refused: %v (%v)", oe, why)
+			}
+			if !slices.Equal(g.Audience, tt.wantAud) || g.AZP != tt.wantAZP {
+				t.Errorf("aud %v azp %q, want %v %q (%v)", g.Audience, g.AZP, tt.wantAud, tt.wantAZP, why)
+			}
+		})
+	}
+	// The grant passed in is not modified (it may be the model's shared default).
+	if len(portal.Audience) != 3 {
+		t.Errorf("default grant modified: %v", portal.Audience)
+	}
+}
