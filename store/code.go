@@ -30,6 +30,9 @@ type AuthCode struct {
 	IDTokenClaims []string
 	// AuthTime is when the user authenticated (the ID token's auth_time).
 	AuthTime time.Time
+	// AMR lists how the user authenticated (the ID token's "amr", RFC
+	// 8176 values such as "pwd"); a list like Scopes.
+	AMR []string
 	// SessionID links the code to the browser session that approved it
 	// (the server's choice of identifier; may be empty).
 	SessionID string

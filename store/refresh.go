@@ -23,6 +23,10 @@ type RefreshFamily struct {
 	// so logout can revoke it (RevokeFamiliesBySession); may be empty.
 	SessionID string
 	AuthTime  time.Time
+	// AMR lists how the user authenticated at AuthTime (RFC 8176), so an
+	// ID token issued at a refresh says the same as the first one; a list
+	// like Scopes.
+	AMR       []string
 	CreatedAt time.Time
 	// ExpiresAt is the family's absolute end (required); no token of the
 	// family rotates from then on.

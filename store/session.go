@@ -13,7 +13,10 @@ type Session struct {
 	Subject string
 	// AuthTime is when the user last authenticated (OIDC auth_time,
 	// max_age and prompt=login are judged against it).
-	AuthTime  time.Time
+	AuthTime time.Time
+	// AMR lists how the user authenticated at AuthTime (OIDC "amr",
+	// RFC 8176 values such as "pwd"); a list like a code's Scopes.
+	AMR       []string
 	CreatedAt time.Time
 	// ExpiresAt is required; the session is over from then on.
 	ExpiresAt time.Time
