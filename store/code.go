@@ -30,8 +30,8 @@ type AuthCode struct {
 	IDTokenClaims []string
 	// AuthTime is when the user authenticated (the ID token's auth_time).
 	AuthTime time.Time
-	// AMR are the authentication methods of the sign-in (RFC 8176), for
-	// the ID token's amr.
+	// AMR lists how the user authenticated (the ID token's "amr", RFC
+	// 8176 values such as "pwd"); a list like Scopes.
 	AMR []string
 	// SessionID links the code to the browser session that approved it
 	// (the server's choice of identifier; may be empty).

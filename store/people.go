@@ -53,7 +53,10 @@ type PeopleStore interface {
 	// Claims and Groups, and sets UpdatedAt and LastSignIn to now. It
 	// never changes Disabled, PasswordHash or CreatedAt, and returns the
 	// person as stored, so the caller sees whether they are disabled.
-	// p.Source must not be "" (local users are not recorded this way).
+	// p.Source must not be "" (local users are not recorded this way);
+	// p.Subject, p.Username and now are required. A Subject already
+	// held by a person of another Source returns ErrConflict and changes
+	// nothing: a source never takes over someone else's row.
 	RecordSignIn(ctx context.Context, p Person, now time.Time) (Person, error)
 	// UpdatePerson replaces the mutable fields of the person with
 	// p.Subject (Username, PasswordHash, Claims, Groups, Disabled) and

@@ -23,8 +23,9 @@ type RefreshFamily struct {
 	// so logout can revoke it (RevokeFamiliesBySession); may be empty.
 	SessionID string
 	AuthTime  time.Time
-	// AMR are the authentication methods of the sign-in (RFC 8176), for
-	// the ID token's amr.
+	// AMR lists how the user authenticated at AuthTime (RFC 8176), so an
+	// ID token issued at a refresh says the same as the first one; a list
+	// like Scopes.
 	AMR       []string
 	CreatedAt time.Time
 	// ExpiresAt is the family's absolute end (required); no token of the

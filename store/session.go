@@ -14,8 +14,8 @@ type Session struct {
 	// AuthTime is when the user last authenticated (OIDC auth_time,
 	// max_age and prompt=login are judged against it).
 	AuthTime time.Time
-	// AMR are the authentication methods of the sign-in (RFC 8176), for
-	// the ID token's amr.
+	// AMR lists how the user authenticated at AuthTime (OIDC "amr",
+	// RFC 8176 values such as "pwd"); a list like a code's Scopes.
 	AMR       []string
 	CreatedAt time.Time
 	// ExpiresAt is required; the session is over from then on.

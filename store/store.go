@@ -26,10 +26,12 @@
 //     the caller (for example lower-case hex of SHA-256), passed as a
 //     string. The store does not hash; it compares hashes exactly, byte for
 //     byte, so the caller must encode them the same way every time.
-//   - Inserting a row whose key (hash, ID, jti) is already taken returns
-//     ErrConflict and changes nothing: a store never silently overwrites a
-//     code, token, family, session or access record.
-//   - Lists ([]string: scopes, audiences) round-trip exactly: same
+//   - Inserting a row whose key (hash, ID, jti, subject) is already taken
+//     returns ErrConflict and changes nothing: a store never silently
+//     overwrites a code, token, family, session, access record or person.
+//   - Byte slices that are opaque to the store (a Person's Claims)
+//     round-trip exactly; an empty one, nil or not, reads back as nil.
+//   - Lists ([]string: scopes, audiences, AMR, groups) round-trip exactly: same
 //     elements, same order, duplicates kept, compared case-sensitively. An
 //     empty list, nil or not, reads back as nil.
 //   - A FamilyID field that the store can infer from the call (the family
@@ -87,6 +89,8 @@ type Store interface {
 	ConsentStore
 	UsageStore
 	LoginThrottleStore
+	PeopleStore
+	OnceStore
 	// DeleteExpired removes what can no longer matter at now, and returns
 	// how many rows it removed:
 	//   - authorization codes, sessions, access records and access-token
@@ -98,8 +102,9 @@ type Store interface {
 	//   - refresh families with ExpiresAt <= now, but only once no access
 	//     record naming the family is still unexpired, so AccessRevoked
 	//     stays right for the family's last access tokens;
-	//   - login failures noted at or before now - LoginFailureRetention.
-	// Consents, usage counts and the key ring are never removed. The work is done in
+	//   - login failures noted at or before now - LoginFailureRetention;
+	//   - single-use values (UseOnce) with expiresAt <= now.
+	// Consents, usage counts, people and the key ring are never removed. The work is done in
 	// bounded batches, each its own short transaction, so a large backlog
 	// never holds the write lock for long; if ctx ends or a batch fails it
 	// returns what it removed so far with the error, and a later call

@@ -113,3 +113,22 @@ func (c *countedStore) LoginFailures(ctx context.Context, key string, since time
 func (c *countedStore) ClearLoginFailures(ctx context.Context, key string) error {
 	return c.count("clear_login_failures", c.Store.ClearLoginFailures(ctx, key))
 }
+
+func (c *countedStore) LocalUser(ctx context.Context, username string) (store.Person, error) {
+	p, err := c.Store.LocalUser(ctx, username)
+	return p, c.count("local_user", err)
+}
+
+func (c *countedStore) GetPerson(ctx context.Context, subject string) (store.Person, error) {
+	p, err := c.Store.GetPerson(ctx, subject)
+	return p, c.count("get_person", err)
+}
+
+func (c *countedStore) RecordSignIn(ctx context.Context, p store.Person, now time.Time) (store.Person, error) {
+	got, err := c.Store.RecordSignIn(ctx, p, now)
+	return got, c.count("record_signin", err)
+}
+
+func (c *countedStore) UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error {
+	return c.count("use_once", c.Store.UseOnce(ctx, key, expiresAt, now))
+}

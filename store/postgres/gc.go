@@ -48,6 +48,8 @@ var sweeps = [backend.Sweeps]string{
 		SELECT id FROM login_failures WHERE at <= $1::timestamptz - interval '` +
 		strconv.FormatInt(store.LoginFailureRetention.Milliseconds(), 10) + ` milliseconds'
 		LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+	backend.SweepOnce: `DELETE FROM once WHERE key = ANY(ARRAY(
+		SELECT key FROM once WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
 }
 
 // Sweep deletes at most limit rows of one sweep.

@@ -480,6 +480,9 @@ func TestQueriesUseIndexes(t *testing.T) {
 			[]any{now, "sid"}, []string{"refresh_families_session_id"}},
 		"LoginFailures":      {loginFailuresQuery, []any{"key", now}, []string{"login_failures_key_at"}},
 		"ClearLoginFailures": {`DELETE FROM login_failures WHERE key = $1`, []any{"key"}, []string{"login_failures_key_at"}},
+		"GetPerson":          {`SELECT ` + personColumns + ` FROM people WHERE subject = $1`, []any{"sub"}, []string{"people_pkey"}},
+		"LocalUser": {`SELECT ` + personColumns + ` FROM people WHERE username = $1 AND source = ''`, []any{"alice"},
+			[]string{"people_local_username"}},
 	}
 	gcWant := map[string][]string{
 		"access records":                     {"access_tokens_expires_at", "access_tokens_pkey"},
@@ -489,6 +492,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"authorization codes":                {"auth_codes_expires_at", "auth_codes_pkey"},
 		"sessions":                           {"sessions_expires_at", "sessions_pkey"},
 		"login failures":                     {"login_failures_at", "login_failures_pkey"},
+		"single-use values":                  {"once_expires_at", "once_pkey"},
 	}
 	for sw, q := range sweeps {
 		what := backend.Sweep(sw).String()

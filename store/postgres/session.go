@@ -15,9 +15,9 @@ import (
 // CreateSession stores a new session.
 func (s *sqlStore) CreateSession(ctx context.Context, sess store.Session) error {
 	const op = "create session"
-	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5)`, sess.ID, sess.Subject, ts(sess.AuthTime), ts(sess.CreatedAt),
-		ts(sess.ExpiresAt)); err != nil {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at, amr)
+		VALUES ($1, $2, $3, $4, $5, $6)`, sess.ID, sess.Subject, ts(sess.AuthTime), ts(sess.CreatedAt),
+		ts(sess.ExpiresAt), list(sess.AMR)); err != nil {
 		return insertErr(op, "session", err)
 	}
 	return nil
@@ -39,8 +39,8 @@ func (s *sqlStore) getSession(ctx context.Context, op, where, arg string) (store
 		sess                   store.Session
 		auth, created, expires pgtype.Timestamptz
 	)
-	err := s.pool.QueryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
-		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
+	err := s.pool.QueryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at, amr
+		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires, &sess.AMR)
 	if err != nil {
 		return store.Session{}, notFound(op, err)
 	}

@@ -13,18 +13,18 @@ import (
 
 const codeColumns = `hash, client_id, redirect_uri, code_challenge, code_challenge_method,
 	nonce, subject, scopes, audience, auth_time, session_id, created_at, expires_at,
-	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims`
+	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims, amr`
 
 func scanCode(row scanner) (store.AuthCode, error) {
 	var (
 		c                                store.AuthCode
-		scopes, aud, claims              string
+		scopes, aud, claims, amr         string
 		authTime, created, expires, used sql.NullInt64
 		issuedExp                        sql.NullInt64
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&c.Nonce, &c.Subject, &scopes, &aud, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &claims); err != nil {
+		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &claims, &amr); err != nil {
 		return store.AuthCode{}, err
 	}
 	var err error
@@ -35,6 +35,9 @@ func scanCode(row scanner) (store.AuthCode, error) {
 		return store.AuthCode{}, err
 	}
 	if c.IDTokenClaims, err = decodeList(claims); err != nil {
+		return store.AuthCode{}, err
+	}
+	if c.AMR, err = decodeList(amr); err != nil {
 		return store.AuthCode{}, err
 	}
 	c.AuthTime = fromMillis(authTime)
@@ -49,10 +52,10 @@ func scanCode(row scanner) (store.AuthCode, error) {
 func (s *sqlStore) CreateCode(ctx context.Context, c store.AuthCode) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
 		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
-		session_id, created_at, expires_at, id_token_claims) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		session_id, created_at, expires_at, id_token_claims, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ClientID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		c.Subject, encodeList(c.Scopes), encodeList(c.Audience), toMillis(c.AuthTime),
-		c.SessionID, toMillis(c.CreatedAt), toMillis(c.ExpiresAt), encodeList(c.IDTokenClaims))
+		c.SessionID, toMillis(c.CreatedAt), toMillis(c.ExpiresAt), encodeList(c.IDTokenClaims), encodeList(c.AMR))
 	if err != nil {
 		return insertErr("create code", "code", err)
 	}

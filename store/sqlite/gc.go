@@ -34,6 +34,8 @@ var sweeps = [backend.Sweeps]string{
 	backend.SweepLoginFailures: `DELETE FROM login_failures WHERE rowid IN
 		(SELECT rowid FROM login_failures WHERE at <= ?1 - ` +
 		strconv.FormatInt(store.LoginFailureRetention.Milliseconds(), 10) + ` LIMIT ?2)`,
+	backend.SweepOnce: `DELETE FROM once WHERE rowid IN
+		(SELECT rowid FROM once WHERE expires_at <= ?1 LIMIT ?2)`,
 }
 
 // Sweep deletes at most limit rows of one sweep.

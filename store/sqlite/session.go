@@ -13,9 +13,9 @@ import (
 // CreateSession stores a new session.
 func (s *sqlStore) CreateSession(ctx context.Context, sess store.Session) error {
 	const op = "create session"
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?)`, sess.ID, sess.Subject, toMillis(sess.AuthTime), toMillis(sess.CreatedAt),
-		toMillis(sess.ExpiresAt)); err != nil {
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id, subject, auth_time, created_at, expires_at, amr)
+		VALUES (?, ?, ?, ?, ?, ?)`, sess.ID, sess.Subject, toMillis(sess.AuthTime), toMillis(sess.CreatedAt),
+		toMillis(sess.ExpiresAt), encodeList(sess.AMR)); err != nil {
 		return insertErr(op, "session", err)
 	}
 	return nil
@@ -36,11 +36,15 @@ func (s *sqlStore) getSession(ctx context.Context, op, where, arg string) (store
 	var (
 		sess                   store.Session
 		auth, created, expires sql.NullInt64
+		amr                    string
 	)
-	err := s.queryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at
-		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires)
+	err := s.queryRow(ctx, `SELECT id, subject, auth_time, created_at, expires_at, amr
+		FROM sessions `+where, arg).Scan(&sess.ID, &sess.Subject, &auth, &created, &expires, &amr)
 	if err != nil {
 		return store.Session{}, notFound(op, err)
+	}
+	if sess.AMR, err = decodeList(amr); err != nil {
+		return store.Session{}, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
 	sess.AuthTime, sess.CreatedAt, sess.ExpiresAt = fromMillis(auth), fromMillis(created), fromMillis(expires)
 	return sess, nil

@@ -44,6 +44,7 @@ func sampleCode(hash string) store.AuthCode {
 		Audience:      []string{"customer-portal", "https://orders.example.com", "hr api"},
 		IDTokenClaims: []string{"email", "name", "email"},
 		AuthTime:      t0.Add(-5 * time.Minute),
+		AMR:           []string{"pwd", "otp", "pwd"},
 		SessionID:     "session-hash-1",
 		CreatedAt:     t0,
 		ExpiresAt:     t0.Add(time.Minute),
@@ -62,6 +63,7 @@ func sampleFamily(id, tokenHash string) (store.RefreshFamily, store.RefreshToken
 			Audience:  []string{"customer-portal", "https://orders.example.com"},
 			SessionID: "session-hash-1",
 			AuthTime:  t0.Add(-5 * time.Minute),
+			AMR:       []string{"fed", "mfa"},
 			CreatedAt: t0,
 			ExpiresAt: t0.Add(30 * 24 * time.Hour),
 		}, store.RefreshToken{
@@ -442,6 +444,7 @@ func assertCode(t *testing.T, got, want store.AuthCode) {
 	assertList(t, w+" Audience", got.Audience, want.Audience)
 	assertList(t, w+" IDTokenClaims", got.IDTokenClaims, want.IDTokenClaims)
 	assertTime(t, w+" AuthTime", got.AuthTime, want.AuthTime)
+	assertList(t, w+" AMR", got.AMR, want.AMR)
 	assertString(t, w+" SessionID", got.SessionID, want.SessionID)
 	assertTime(t, w+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	assertTime(t, w+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)

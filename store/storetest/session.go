@@ -18,6 +18,7 @@ func testSession(t *testing.T, s store.Store) {
 		ID:        "cookie-hash-1",
 		Subject:   "alice",
 		AuthTime:  t0.Add(-time.Minute),
+		AMR:       []string{"pwd", "hwk"},
 		CreatedAt: t0,
 		ExpiresAt: t0.Add(8 * time.Hour),
 	}
@@ -56,7 +57,7 @@ func testSession(t *testing.T, s store.Store) {
 	}
 
 	// Two sessions; deleting one leaves the other.
-	second := store.Session{ID: "cookie-hash-2", Subject: "bob", ExpiresAt: t0.Add(time.Hour)}
+	second := store.Session{ID: "cookie-hash-2", Subject: "bob", AMR: []string{}, ExpiresAt: t0.Add(time.Hour)}
 	if err := s.CreateSession(ctx, second); err != nil {
 		t.Fatalf("CreateSession(second): %v", err)
 	}
@@ -180,6 +181,7 @@ func assertSession(t *testing.T, got, want store.Session) {
 	assertString(t, w+" ID", got.ID, want.ID)
 	assertString(t, w+" Subject", got.Subject, want.Subject)
 	assertTime(t, w+" AuthTime", got.AuthTime, want.AuthTime)
+	assertList(t, w+" AMR", got.AMR, want.AMR)
 	assertTime(t, w+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	assertTime(t, w+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 }

@@ -7,7 +7,7 @@
 // implementation: each subtest asserts real values and fails when a
 // backend gets them wrong. Each aggregate has its own file of tests
 // (keyring.go, code.go, refresh.go, revocation.go, session.go, gc.go,
-// usage.go, loginthrottle.go); a new aggregate adds a file and its entries
+// usage.go, loginthrottle.go, people.go); a new aggregate adds a file and its entries
 // to Run.
 package storetest
 
@@ -69,6 +69,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LoginFailuresInvalid", testLoginFailuresInvalid},
 		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
 		{"LoginFailuresDeleteExpired", testLoginFailuresDeleteExpired},
+		{"PersonRoundTrip", testPersonRoundTrip},
+		{"PersonConflict", testPersonConflict},
+		{"PersonRequired", testPersonRequired},
+		{"RecordSignIn", testRecordSignIn},
+		{"UpdatePerson", testUpdatePerson},
+		{"DeletePerson", testDeletePerson},
+		{"ListPeople", testListPeople},
+		{"UseOnce", testUseOnce},
+		{"UseOnceConcurrent", testUseOnceConcurrent},
+		{"OnceDeleteExpired", testOnceDeleteExpired},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

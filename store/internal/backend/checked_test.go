@@ -334,7 +334,7 @@ func TestCheckedDeleteExpired(t *testing.T) {
 		t.Errorf("DeleteExpired = %d, %v; want %d", n, err, 3*SweepBatch+4)
 	}
 	wantOrder := []Sweep{SweepAccess, SweepAccess, SweepAccess, SweepTokens, SweepFamilyTokens, SweepFamilies,
-		SweepCodes, SweepSessions, SweepSessions, SweepLoginFailures}
+		SweepCodes, SweepSessions, SweepSessions, SweepLoginFailures, SweepOnce}
 	if fmt.Sprint(order) != fmt.Sprint(wantOrder) {
 		t.Errorf("sweeps ran as %v, want %v", order, wantOrder)
 	}

@@ -45,7 +45,7 @@ func shapeKey(k store.Key) store.Key {
 }
 
 func shapeCode(c store.AuthCode) store.AuthCode {
-	c.Scopes, c.Audience, c.IDTokenClaims = list(c.Scopes), list(c.Audience), list(c.IDTokenClaims)
+	c.Scopes, c.Audience, c.IDTokenClaims, c.AMR = list(c.Scopes), list(c.Audience), list(c.IDTokenClaims), list(c.AMR)
 	c.AuthTime, c.CreatedAt = stored(c.AuthTime), stored(c.CreatedAt)
 	c.ExpiresAt, c.UsedAt = stored(c.ExpiresAt), stored(c.UsedAt)
 	c.Issued.AccessExpiresAt = stored(c.Issued.AccessExpiresAt)
@@ -53,7 +53,7 @@ func shapeCode(c store.AuthCode) store.AuthCode {
 }
 
 func shapeFamily(f store.RefreshFamily) store.RefreshFamily {
-	f.Scopes, f.Audience = list(f.Scopes), list(f.Audience)
+	f.Scopes, f.Audience, f.AMR = list(f.Scopes), list(f.Audience), list(f.AMR)
 	f.AuthTime, f.CreatedAt = stored(f.AuthTime), stored(f.CreatedAt)
 	f.ExpiresAt, f.RevokedAt = stored(f.ExpiresAt), stored(f.RevokedAt)
 	return f
@@ -70,8 +70,18 @@ func shapeAccess(a store.AccessRecord) store.AccessRecord {
 }
 
 func shapeSession(s store.Session) store.Session {
+	s.AMR = list(s.AMR)
 	s.AuthTime, s.CreatedAt, s.ExpiresAt = stored(s.AuthTime), stored(s.CreatedAt), stored(s.ExpiresAt)
 	return s
+}
+
+func shapePerson(p store.Person) store.Person {
+	p.Groups = list(p.Groups)
+	if len(p.Claims) == 0 {
+		p.Claims = nil
+	}
+	p.CreatedAt, p.UpdatedAt, p.LastSignIn = stored(p.CreatedAt), stored(p.UpdatedAt), stored(p.LastSignIn)
+	return p
 }
 
 func shapeConsent(c store.Consent) store.Consent {

@@ -18,7 +18,8 @@ import (
 //     set; a FamilyID the store can infer is filled in (or the call was
 //     refused); a new code has no UsedAt or Issued; key IDs are distinct
 //     and key bytes non-nil; usage deltas are merged, one per pair, and
-//     never an empty slice; a sid has store.SIDLength characters.
+//     never an empty slice; a sid has store.SIDLength characters; a
+//     person's Claims is nil or non-empty.
 //   - Times arrive as the contract stores them, UTC truncated to the
 //     millisecond, so an SQL stores them as given. The zero time means
 //     "none" and must read back as the zero time.
@@ -93,6 +94,23 @@ type SQL interface {
 	NoteLoginFailure(ctx context.Context, key string, at time.Time) error
 	LoginFailures(ctx context.Context, key string, since time.Time) (int, error)
 	ClearLoginFailures(ctx context.Context, key string) error
+
+	CreatePerson(ctx context.Context, p store.Person) error
+	GetPerson(ctx context.Context, subject string) (store.Person, error)
+	LocalUser(ctx context.Context, username string) (store.Person, error)
+	// RecordSignIn inserts p (CreatedAt, UpdatedAt and LastSignIn already
+	// set to now by the wrapper), or, when a person of the same Source
+	// has p.Subject, replaces their Username, Claims and Groups and sets
+	// UpdatedAt and LastSignIn, in one statement or transaction. It
+	// returns the row as stored, and ErrConflict when the subject belongs
+	// to a person of another Source.
+	RecordSignIn(ctx context.Context, p store.Person) (store.Person, error)
+	UpdatePerson(ctx context.Context, p store.Person) error
+	DeletePerson(ctx context.Context, subject string) error
+	// ListPeople returns everyone in byte order of Subject.
+	ListPeople(ctx context.Context) ([]store.Person, error)
+
+	UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error
 
 	// Sweep deletes at most limit rows of sweep sw that have expired at
 	// now, in one statement or short transaction, and returns how many it
@@ -196,6 +214,8 @@ const (
 	// SweepLoginFailures: failures noted at or before now minus
 	// store.LoginFailureRetention.
 	SweepLoginFailures
+	// SweepOnce: single-use values (UseOnce) with ExpiresAt <= now.
+	SweepOnce
 
 	// Sweeps is how many sweeps there are; a backend's table of sweep
 	// statements has this length.
@@ -216,6 +236,7 @@ var sweepNames = [Sweeps]string{
 	SweepCodes:         "authorization codes",
 	SweepSessions:      "sessions",
 	SweepLoginFailures: "login failures",
+	SweepOnce:          "single-use values",
 }
 
 // String names the sweep, for errors and tests.
