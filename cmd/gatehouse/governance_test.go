@@ -317,3 +317,30 @@ func TestAuditUsage(t *testing.T) {
 		t.Errorf("missing database: status %d, stderr %q", status, errOut)
 	}
 }
+
+// TestExplainForPerson (issue 12): --user and --groups explain an
+// authorization request for a person with the shop's only_groups rule,
+// and the report names the groups that reach hr-api.
+func TestExplainForPerson(t *testing.T) {
+	shop := "../../examples/shop.yaml"
+	out, _, status := runCLI(t, "audit", "--config", shop, "--explain", "backoffice-portal", "--user", "bob")
+	if status != 0 || !strings.Contains(out, `aud:   ["backoffice-portal","order-status-api","hr-api"]`) || !strings.Contains(out, "the person is bob") {
+		t.Errorf("bob (hr): status %d\n%s", status, out)
+	}
+	out, _, status = runCLI(t, "audit", "--config", shop, "--explain", "backoffice-portal", "--user", "alice")
+	if status != 0 || !strings.Contains(out, `aud:   ["backoffice-portal","order-status-api"]`) ||
+		!strings.Contains(out, "'hr-api' leaves the audience: policy rule 'only HR staff reach the HR API'") {
+		t.Errorf("alice: status %d\n%s", status, out)
+	}
+	out, _, status = runCLI(t, "audit", "--config", shop, "--explain", "backoffice-portal", "--groups", "sales", "--resource", "hr-api")
+	if status != 1 || !strings.Contains(out, "error=invalid_target") {
+		t.Errorf("sales naming hr-api: status %d\n%s", status, out)
+	}
+	if _, errOut, status := runCLI(t, "audit", "--config", shop, "--explain", "order-sync-job", "--grant", "client_credentials", "--groups", "hr"); status != 2 || !strings.Contains(errOut, "for a person") {
+		t.Errorf("--groups with client_credentials: status %d %s", status, errOut)
+	}
+	out, _, _ = runCLI(t, "audit", "--config", shop)
+	if !strings.Contains(out, `for a person only in group hr (rule "only HR staff reach the HR API")`) {
+		t.Errorf("the report does not show the group gate:\n%s", out)
+	}
+}
