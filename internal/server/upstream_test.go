@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,20 +36,14 @@ func startFederation(t *testing.T, tweak ...func(up, down *config.Config)) *fede
 		w.Write([]byte("<!doctype html><title>app</title><p>signed in</p>"))
 	}))
 	t.Cleanup(f.app.Close)
-	// The downstream's URL is needed in the upstream's configuration and
-	// the other way round: the downstream's listener comes first.
-	downMux := http.NewServeMux()
-	downSrv := httptest.NewServer(downMux)
-	t.Cleanup(downSrv.Close)
+	// Each needs the other's URL: the upstream starts first and learns
+	// the downstream's callback by a reload.
 	var upCfg *config.Config
 	f.up = start(t, func(c *config.Config) {
-		c.Clients = append(c.Clients, config.Client{ID: "downstream", Name: "Shop sign-in", Secret: "downstream-secret-123",
-			GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{downSrv.URL + "/upstream/corp/callback"},
-			Scopes: []string{"openid", "profile", "email"}, FirstParty: true})
 		c.Users[0].Groups = []string{"hr"}
 		upCfg = c
 	})
-	f.down = startAt(t, nil, func(c *config.Config) {
+	f.down = start(t, func(c *config.Config) {
 		c.Connectors = []config.Connector{{ID: "corp", Name: "Example Corp", Domains: []string{"corp.example"},
 			OIDC: &config.OIDCConnector{Issuer: f.up.srv.URL, ClientID: "downstream", ClientSecret: "downstream-secret-123",
 				Scopes: []string{"openid", "profile", "email"}, UserInfo: true}}}
@@ -58,9 +53,13 @@ func startFederation(t *testing.T, tweak ...func(up, down *config.Config)) *fede
 			tw(upCfg, c)
 		}
 	})
-	// start listened on a server of its own; serve the downstream on the
-	// URL the upstream knows too.
-	downMux.Handle("/", f.down.server.Handler())
+	next := *upCfg
+	next.Clients = append(slices.Clone(upCfg.Clients), config.Client{ID: "downstream", Name: "Shop sign-in", Secret: "downstream-secret-123",
+		GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{f.down.srv.URL + "/upstream/corp/callback"},
+		Scopes: []string{"openid", "profile", "email"}, FirstParty: true})
+	if _, err := f.up.server.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
 	return f
 }
 
@@ -78,7 +77,8 @@ func TestUpstreamSignInBrowser(t *testing.T) {
 	if err := chromedp.Do(bctx, chromedp.Navigate(auth), chromedp.WaitVisible(chromedp.CSS(`button[value="corp"]`))); err != nil {
 		t.Fatalf("downstream login page: %v", err)
 	}
-	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`button[value="corp"]`)), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`button[value="corp"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`button[value="corp"]`)), chromedp.WaitVisible(chromedp.ID("username"))); err != nil {
 		t.Fatalf("to the upstream: %v", err)
 	}
 	where, err := chromedp.Run(bctx, chromedp.Evaluate[string](`location.href`))
