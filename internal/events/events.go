@@ -26,6 +26,12 @@ const (
 	SignInFailure     = "signin.failure"      // Username, ClientID, Address, Source
 	SignInLocked      = "signin.locked"       // Username, ClientID, Address, Source
 	Unlock            = "unlock"              // Username, Source
+	UserAdded         = "user.added"          // Username (the subject), Source
+	UserDisabled      = "user.disabled"       // Username (the subject), Source
+	UserEnabled       = "user.enabled"        // Username (the subject), Source
+	UserPasswordSet   = "user.password_set"   // Username (the subject), Source
+	UserGroupsSet     = "user.groups_set"     // Username (the subject), Source
+	UserDeleted       = "user.deleted"        // Username (the subject), Source
 	ConsentGranted    = "consent.granted"     // Username, ClientID, Address, Scopes
 	ConsentDenied     = "consent.denied"      // Username, ClientID, Address
 	CodeRedeemed      = "code.redeemed"       // Username, ClientID
