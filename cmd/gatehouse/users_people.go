@@ -102,6 +102,17 @@ func (e *usersEnv) checkNewUsername(username string) error {
 	return nil
 }
 
+// checkGroups refuses group names that could not be meant: empty, or
+// with surrounding whitespace or control characters.
+func checkGroups(groups []string) error {
+	for _, g := range groups {
+		if g == "" || strings.TrimSpace(g) != g || strings.IndexFunc(g, unicode.IsControl) >= 0 {
+			return fmt.Errorf("group %q is empty or has surrounding whitespace or control characters", g)
+		}
+	}
+	return nil
+}
+
 func newUsersAddCmd() *cobra.Command {
 	var cfgPath, auditLog, name, email string
 	var groups []string
@@ -130,6 +141,9 @@ Writes a "user.added" event to the audit trail.`,
 			}
 			defer env.close()
 			if err := env.checkNewUsername(username); err != nil {
+				return err
+			}
+			if err := checkGroups(groups); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -189,7 +203,7 @@ type personJSON struct {
 }
 
 func newUsersListCmd() *cobra.Command {
-	var cfgPath, auditLog string
+	var cfgPath string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list --config FILE [--json]",
@@ -200,7 +214,8 @@ configuration file are not listed. --json prints a JSON array instead of a
 table; password hashes are never printed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			env, err := openUsersEnv(cmd, cfgPath, auditLog)
+			// Listing changes nothing, so it writes no audit event.
+			env, err := openUsersEnv(cmd, cfgPath, "-")
 			if err != nil {
 				return err
 			}
@@ -215,7 +230,8 @@ table; password hashes are never printed.`,
 			return writePeopleTable(cmd.OutOrStdout(), ps)
 		},
 	}
-	usersFlags(cmd, &cfgPath, &auditLog)
+	cmd.Flags().StringVar(&cfgPath, "config", "", "configuration file (YAML)")
+	_ = cmd.MarkFlagRequired("config")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
 }
@@ -255,7 +271,7 @@ func writePeopleTable(w io.Writer, ps []store.Person) error {
 		if p.Disabled {
 			disabled = "yes"
 		}
-		// %q keeps a name with spaces or odd characters on its line.
+		// printable keeps a name with spaces or odd characters on its line.
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(p.Subject), sourceName(p.Source),
 			printable(p.Username), printable(groups), disabled, last)
 	}
@@ -396,6 +412,9 @@ set here. Writes a "user.groups_set" event to the audit trail.`,
 			}
 			if p.Source != "" {
 				return fmt.Errorf("%q comes from the identity source %q, which sets their groups at each sign-in", p.Subject, p.Source)
+			}
+			if err := checkGroups(args[1:]); err != nil {
+				return err
 			}
 			p.Groups, p.UpdatedAt = args[1:], time.Now()
 			if err := env.st.UpdatePerson(ctx, p); err != nil {

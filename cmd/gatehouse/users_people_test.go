@@ -210,6 +210,9 @@ func TestUsersAddRefused(t *testing.T) {
 			t.Errorf("add %q output %q %q", c.username, out, errOut)
 		}
 	}
+	if _, _, err := runCmdIn(t, "pw-123456\n", "users", "add", "bob", "--group", " staff", "--config", cfgPath); err == nil || !strings.Contains(err.Error(), "group") {
+		t.Errorf("add with group \" staff\" = %v, want it refused", err)
+	}
 	// The longest password allowed is accepted.
 	long := strings.Repeat("y", 1024)
 	if _, _, err := runCmdIn(t, long+"\n", "users", "add", "bob", "--config", cfgPath); err != nil {
