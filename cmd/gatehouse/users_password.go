@@ -2,13 +2,20 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/gatehouse/gatehouse/internal/events"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/store"
 )
 
 // maxPasswordBytes bounds a local user's password: argon2id hashes any
@@ -70,4 +77,57 @@ func checkPassword(pw string) error {
 		return fmt.Errorf("the password is longer than %d bytes", maxPasswordBytes)
 	}
 	return nil
+}
+
+// localUser returns the local user with username, or an error that says
+// why not.
+func (e *usersEnv) localUser(ctx context.Context, username string) (store.Person, error) {
+	p, err := e.st.LocalUser(ctx, username)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && e.yamlUser(username):
+		return store.Person{}, fmt.Errorf("%q is a user of %s, not of the store: change it in the file", username, e.cfg.Path)
+	case errors.Is(err, store.ErrNotFound):
+		return store.Person{}, fmt.Errorf("no local user %q in the store (see gatehouse users list)", username)
+	}
+	return p, err
+}
+
+func newUsersSetPasswordCmd() *cobra.Command {
+	var cfgPath, auditLog string
+	cmd := &cobra.Command{
+		Use:   "set-password USERNAME --config FILE",
+		Short: "Set a local user's password",
+		Long: `Set the password of a local user of the store, read as users add reads it
+(twice without echo on a terminal, else the first line of standard input).
+Writes a "user.password_set" event to the audit trail, without the password.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			env, err := openUsersEnv(cmd, cfgPath, auditLog)
+			if err != nil {
+				return err
+			}
+			defer env.close()
+			ctx := cmd.Context()
+			p, err := env.localUser(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			pw, err := readPassword(cmd.InOrStdin(), cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			if p.PasswordHash, err = secret.HashArgon2id(pw); err != nil {
+				return fmt.Errorf("hashing the password: %w", err)
+			}
+			p.UpdatedAt = time.Now()
+			if err := env.st.UpdatePerson(ctx, p); err != nil {
+				return err
+			}
+			env.emit(ctx, events.UserPasswordSet, p.Subject)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "password set: %s\n", p.Username)
+			return err
+		},
+	}
+	usersFlags(cmd, &cfgPath, &auditLog)
+	return cmd
 }
