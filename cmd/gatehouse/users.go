@@ -16,6 +16,10 @@ func newUsersCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "users",
 		Short: "Manage the people who sign in",
+		Long: `Manage the people who sign in: local users kept in the store (add, set-password,
+set-groups), and every person of the store, local or from an identity source
+(list, disable, enable, delete). Users of the configuration file are managed
+in the file; unlock works for every user.`,
 	}
 	var cfgPath, auditLog string
 	unlock := &cobra.Command{
@@ -67,5 +71,7 @@ try through within a minute. Writes an "unlock" event to the audit trail.`,
 	auditLogFlag(unlock, &auditLog)
 	_ = unlock.MarkFlagRequired("config")
 	cmd.AddCommand(unlock)
+	cmd.AddCommand(newUsersAddCmd(), newUsersListCmd(), newUsersSetDisabledCmd(true), newUsersSetDisabledCmd(false),
+		newUsersSetPasswordCmd(), newUsersSetGroupsCmd(), newUsersDeleteCmd())
 	return cmd
 }

@@ -27,6 +27,12 @@ const (
 	SignInLocked      = "signin.locked"       // Username, ClientID, Address, Source
 	SignInDisabled    = "signin.disabled"     // Username, ClientID, Address, Source: right password, disabled account
 	Unlock            = "unlock"              // Username, Source
+	UserAdded         = "user.added"          // Username (the subject), Source
+	UserDisabled      = "user.disabled"       // Username (the subject), Source
+	UserEnabled       = "user.enabled"        // Username (the subject), Source
+	UserPasswordSet   = "user.password_set"   // Username (the subject), Source
+	UserGroupsSet     = "user.groups_set"     // Username (the subject), Source
+	UserDeleted       = "user.deleted"        // Username (the subject), Source
 	ConsentGranted    = "consent.granted"     // Username, ClientID, Address, Scopes
 	ConsentDenied     = "consent.denied"      // Username, ClientID, Address
 	CodeRedeemed      = "code.redeemed"       // Username, ClientID

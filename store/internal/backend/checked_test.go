@@ -24,6 +24,11 @@ type fakeSQL struct {
 	getSession func(string) (store.Session, error)
 	addUsage   func([]store.UsageDelta) error
 	sweep      func(Sweep, time.Time, int) (int64, error)
+	signIn     func(store.Person) (store.Person, error)
+}
+
+func (f *fakeSQL) RecordSignIn(_ context.Context, p store.Person) (store.Person, error) {
+	return f.signIn(p)
 }
 
 func (f *fakeSQL) CreateCode(_ context.Context, c store.AuthCode) error { return f.createCode(c) }
@@ -103,6 +108,14 @@ func TestCheckedRefuses(t *testing.T) {
 		"ClearLoginFailures no key":       c.ClearLoginFailures(ctx, ""),
 		"DeleteExpired no now":            second(c.DeleteExpired(ctx, time.Time{})),
 		"RotateRefresh next without hash": second(c.RotateRefresh(ctx, "old", store.RefreshToken{ExpiresAt: t0}, access, t0)),
+		"CreatePerson no subject":         c.CreatePerson(ctx, store.Person{Username: "u", CreatedAt: t0}),
+		"CreatePerson no CreatedAt":       c.CreatePerson(ctx, store.Person{Subject: "u", Username: "u"}),
+		"RecordSignIn local":              second(c.RecordSignIn(ctx, store.Person{Subject: "u", Username: "u"}, t0)),
+		"RecordSignIn no now":             second(c.RecordSignIn(ctx, store.Person{Subject: "s:u", Source: "s", Username: "u"}, time.Time{})),
+		"UpdatePerson no UpdatedAt":       c.UpdatePerson(ctx, store.Person{Subject: "u", Username: "u"}),
+		"DeletePerson no subject":         c.DeletePerson(ctx, ""),
+		"UseOnce no key":                  c.UseOnce(ctx, "", t0, t0),
+		"UseOnce no expiry":               c.UseOnce(ctx, "k", time.Time{}, t0),
 	}
 	for name, err := range calls {
 		if !isPlain(err) || !strings.HasPrefix(err.Error(), "test: ") {
@@ -139,6 +152,31 @@ func TestCheckedShapes(t *testing.T) {
 	}
 	if code.Scopes != nil || len(code.Audience) != 1 || code.ExpiresAt != want || !code.UsedAt.IsZero() {
 		t.Errorf("GetCode = %+v; want nil Scopes, one audience, ExpiresAt %v in UTC", code, want)
+	}
+}
+
+// TestCheckedRecordSignIn: the SQL gets the person with every time set to
+// the stored now and nothing an administrator owns, and the row it
+// returns comes back shaped.
+func TestCheckedRecordSignIn(t *testing.T) {
+	fine := t0.Add(1234567 * time.Nanosecond).In(elsewhere)
+	want := t0.Add(time.Millisecond)
+	var got store.Person
+	c := Check("test", &fakeSQL{signIn: func(p store.Person) (store.Person, error) {
+		got = p
+		p.Groups, p.Claims, p.CreatedAt = []string{}, []byte{}, p.CreatedAt.In(elsewhere)
+		return p, nil
+	}})
+	p, err := c.RecordSignIn(t.Context(), store.Person{Subject: "s:u", Source: "s", Username: "u",
+		PasswordHash: "h", Disabled: true, CreatedAt: t0.Add(-time.Hour)}, fine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.CreatedAt != want || got.UpdatedAt != want || got.LastSignIn != want || got.PasswordHash != "" || got.Disabled {
+		t.Errorf("SQL got %+v; want every time %v, no password hash, not disabled", got, want)
+	}
+	if p.Groups != nil || p.Claims != nil || p.CreatedAt != want {
+		t.Errorf("RecordSignIn = %+v; want nil Groups and Claims, CreatedAt %v in UTC", p, want)
 	}
 }
 
