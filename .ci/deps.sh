@@ -14,6 +14,17 @@ if [ ! -x /usr/bin/chromium ]; then
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
 
+# The LDAP tests (internal/testkit/slapdtest) run a real OpenLDAP server:
+# Debian's slapd, started by each test on loopback ports with its own
+# configuration file. The package's own service is not used; noninteractive
+# debconf keeps its postinst from asking questions.
+if [ ! -x /usr/sbin/slapd ]; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends slapd
+fi
+
 # cmd/gatehouse/readme_test.go runs the README walk-through, which uses
 # curl and jq, and examples/shop/get-token.sh, which also needs openssl.
 missing=""
