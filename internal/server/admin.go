@@ -15,7 +15,8 @@ func explainParamRepeatable(k string) bool { return k == "resource" }
 
 // handleExplain answers POST /admin/explain: what a client_credentials
 // request of the client named by client_id, with the given resource,
-// audience and scope, would get and why (policy.Model.Explain, the same
+// audience and scope (and, for grant_type=authorization_code, the groups
+// of the person), would get and why (policy.Model.Explain, the same
 // decision the token endpoint makes). The caller authenticates with HTTP
 // Basic as a client listed under admins:; client_id in the body names the
 // client to explain, not the caller, so client_secret_post is not
@@ -41,7 +42,13 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 	case "", oauth.GrantClientCredentials:
 		x = s.model.Explain(subject, requestFromParams(p))
 	case oauth.GrantAuthorizationCode:
-		x = s.model.ExplainAuthorization(subject, requestFromParams(p))
+		// groups (space-separated) explains it for a person in them,
+		// with the only_groups rules applied as at sign-in.
+		if groups, ok := p.Get("groups"); ok {
+			x = s.model.ExplainAuthorizationFor(subject, requestFromParams(p), oauth.SplitScope(groups))
+		} else {
+			x = s.model.ExplainAuthorization(subject, requestFromParams(p))
+		}
 	default:
 		s.writeError(w, r, oauth.InvalidRequest("grant_type must be client_credentials (default) or authorization_code"))
 		return
