@@ -346,8 +346,10 @@ func verifyReason(err error) string {
 	switch {
 	case errors.As(err, &expired):
 		return "it has expired"
-	case strings.Contains(msg, "issuer"):
+	case strings.Contains(msg, "issuer"), strings.Contains(msg, "different provider"):
 		return "it is from another issuer"
+	case strings.Contains(msg, "nbf"):
+		return "it is not valid yet"
 	case strings.Contains(msg, "audience"):
 		return "it is for another client"
 	case strings.Contains(msg, "signature"), strings.Contains(msg, "signing"), strings.Contains(msg, "algorithm"):
