@@ -694,21 +694,21 @@ func TestLoginPageWithSources(t *testing.T) {
 		Upstreams: []Item{{ID: "corp", Name: "Example Corp"}, {ID: "partner", Name: "Partner <SSO>"}}}
 	_, doc := render(t, func(w http.ResponseWriter) { p.Login(w, http.StatusOK, d) })
 	forms := doc.tags("form")
-	if len(forms) != 2 {
-		t.Fatalf("want the password form and the upstream form, got %d forms", len(forms))
+	if len(forms) != 1 {
+		t.Fatalf("want one form, got %d", len(forms))
 	}
 	sel := doc.byID(t, "source")
 	opts := sel.tags("option")
 	if sel.attrs["name"] != FieldSource || len(opts) != 2 || opts[0].attrs["value"] != "" || opts[1].attrs["value"] != "staff" || !opts[1].has("selected") || opts[0].has("selected") {
 		t.Errorf("account choice: %v %d options", sel.attrs, len(opts))
 	}
-	buttons := forms[1].tags("button")
-	if len(buttons) != 2 || buttons[0].attrs["name"] != FieldUpstream || buttons[0].attrs["value"] != "corp" ||
-		buttons[0].textContent() != "Sign in with Example Corp" || buttons[1].textContent() != "Sign in with Partner <SSO>" {
-		t.Errorf("upstream buttons: %d", len(buttons))
-	}
-	if h := hiddenFields(forms[1]); h[FieldCSRFToken] != "csrf-1" || h[FieldRequestID] != "req-1" {
-		t.Errorf("upstream form hidden fields: %v", h)
+	// The upstream buttons post the same form, skipping the required
+	// username and password (formnovalidate); "Sign in" stays the first
+	// submit button, the one Enter presses.
+	buttons := forms[0].tags("button")
+	if len(buttons) != 3 || buttons[0].textContent() != "Sign in" || buttons[1].attrs["name"] != FieldUpstream || buttons[1].attrs["value"] != "corp" ||
+		!buttons[1].has("formnovalidate") || buttons[1].textContent() != "Sign in with Example Corp" || buttons[2].textContent() != "Sign in with Partner <SSO>" {
+		t.Errorf("buttons: %d", len(buttons))
 	}
 
 	// A hint for one directory: no local choice; for an upstream only: no password form.
@@ -721,7 +721,7 @@ func TestLoginPageWithSources(t *testing.T) {
 	d3 := d
 	d3.NoPassword = true
 	_, doc = render(t, func(w http.ResponseWriter) { p.Login(w, http.StatusOK, d3) })
-	if len(doc.tags("form")) != 1 || len(doc.all(func(n *node) bool { return n.attrs["name"] == FieldPassword })) != 0 {
+	if len(doc.tags("button")) != 2 || len(doc.all(func(n *node) bool { return n.attrs["name"] == FieldPassword })) != 0 {
 		t.Errorf("upstream only: the password form is still shown")
 	}
 }
