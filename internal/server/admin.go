@@ -37,20 +37,9 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oe)
 		return
 	}
-	var x policy.Explanation
-	switch gt, _ := p.Get("grant_type"); gt {
-	case "", oauth.GrantClientCredentials:
-		x = s.model.Explain(subject, requestFromParams(p))
-	case oauth.GrantAuthorizationCode:
-		// groups (space-separated) explains it for a person in them,
-		// with the only_groups rules applied as at sign-in.
-		if groups, ok := p.Get("groups"); ok {
-			x = s.model.ExplainAuthorizationFor(subject, requestFromParams(p), oauth.SplitScope(groups))
-		} else {
-			x = s.model.ExplainAuthorization(subject, requestFromParams(p))
-		}
-	default:
-		s.writeError(w, r, oauth.InvalidRequest("grant_type must be client_credentials (default) or authorization_code"))
+	x, oe := s.explain(subject, p)
+	if oe != nil {
+		s.writeError(w, r, oe)
 		return
 	}
 	b, err := json.Marshal(x)
@@ -59,6 +48,22 @@ func (s *Server) handleExplain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, b)
+}
+
+// explain runs the decision the form's grant_type names; groups
+// (space-separated) explains an authorization request for a person in
+// them, with the only_groups rules applied as at sign-in.
+func (s *Server) explain(subject string, p oauth.Form) (policy.Explanation, *oauth.Error) {
+	switch gt, _ := p.Get("grant_type"); gt {
+	case "", oauth.GrantClientCredentials:
+		return s.model.Explain(subject, requestFromParams(p)), nil
+	case oauth.GrantAuthorizationCode:
+		if groups, ok := p.Get("groups"); ok {
+			return s.model.ExplainAuthorizationFor(subject, requestFromParams(p), oauth.SplitScope(groups)), nil
+		}
+		return s.model.ExplainAuthorization(subject, requestFromParams(p)), nil
+	}
+	return policy.Explanation{}, oauth.InvalidRequest("grant_type must be client_credentials (default) or authorization_code")
 }
 
 // authorizeExplain authenticates the caller as an admin client with HTTP

@@ -59,14 +59,9 @@ func (s *Server) loginThrottleKey(username string) string {
 // from a local user of the same name.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization) {
 	username := r.PostForm.Get(web.FieldUsername)
-	var src *source
-	who := username
-	if id := r.PostForm.Get(web.FieldSource); id != "" {
-		if src = s.sources.byID[id]; src == nil || src.directory == nil {
-			s.showLogin(w, r, req, http.StatusBadRequest, username, "Choose where your account is.", false)
-			return
-		}
-		who = id + ":" + username
+	src, who, ok := s.loginSource(w, r, req, username)
+	if !ok {
+		return
 	}
 	now := s.now()
 	try, ok := s.beginLogin(w, r, req, who, username, now)
@@ -86,27 +81,48 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request, req *grant.
 	try.giveBack()
 	// Fails closed like the count: a store that cannot clear is not one to
 	// write the session to next, and a count left standing would lock the
-	// user out early after a few later typos.
-	if err := s.store.ClearLoginFailures(r.Context(), try.key); err != nil {
-		s.loginUnavailable(w, "clearing failed sign-ins", err)
-		return
+	// user out early after a few later typos. Nothing to clear, no write.
+	if try.failures > 0 {
+		if err := s.store.ClearLoginFailures(r.Context(), try.key); err != nil {
+			s.loginUnavailable(w, "clearing failed sign-ins", err)
+			return
+		}
 	}
-	if src != nil {
+	s.finishLogin(w, r, req, src, subject, id, res == credDisabled, now)
+}
+
+// loginSource is the directory the form names (nil: the local users) and
+// the name the attempt is throttled under; a form naming no directory of
+// this configuration is shown again.
+func (s *Server) loginSource(w http.ResponseWriter, r *http.Request, req *grant.Authorization, username string) (*source, string, bool) {
+	id := r.PostForm.Get(web.FieldSource)
+	if id == "" {
+		return nil, username, true
+	}
+	if src := s.sources.byID[id]; src != nil && src.directory != nil {
+		return src, id + ":" + username, true
+	}
+	s.showLogin(w, r, req, http.StatusBadRequest, username, "Choose where your account is.", false)
+	return nil, "", false
+}
+
+// finishLogin starts the session of a person whose password was right.
+func (s *Server) finishLogin(w http.ResponseWriter, r *http.Request, req *grant.Authorization, src *source, subject string, id connector.Identity, disabled bool, now time.Time) {
+	switch {
+	case src != nil:
 		s.signInFromSource(w, r, req, src, id, passwordAMR)
-		return
-	}
-	if res == credDisabled {
+	case disabled:
 		s.signInEvent(r, req, "disabled", subject, "local")
 		s.accountDisabled(w)
-		return
+	default:
+		sess, err := s.startSession(w, r, subject, passwordAMR, now)
+		if err != nil {
+			s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
+			return
+		}
+		s.signInEvent(r, req, "success", subject, "local")
+		s.afterLogin(w, r, req, sess, false)
 	}
-	sess, err := s.startSession(w, r, subject, passwordAMR, now)
-	if err != nil {
-		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
-		return
-	}
-	s.signInEvent(r, req, "success", subject, "local")
-	s.afterLogin(w, r, req, sess, false)
 }
 
 // passwordAMR is the RFC 8176 amr of a sign-in with a password.
@@ -117,6 +133,8 @@ var passwordAMR = []string{"pwd"}
 type loginTry struct {
 	byUser, byIP attempt
 	key          string
+	// failures is the count in the store when the try began.
+	failures int
 }
 
 // giveBack returns both reservations: when nothing was tried, or the
@@ -137,16 +155,15 @@ func (s *Server) beginLogin(w http.ResponseWriter, r *http.Request, req *grant.A
 	t.byUser, okUser, _ = s.loginByUser.begin(who, now)
 	t.byIP, okIP, _ = s.loginByIP.begin(s.clientIP(r), now)
 	t.key = s.loginThrottleKey(who)
-	failures := 0
 	if okUser && okIP {
 		var err error
-		if failures, err = s.store.LoginFailures(r.Context(), t.key, now.Add(-loginFailureWindow)); err != nil {
+		if t.failures, err = s.store.LoginFailures(r.Context(), t.key, now.Add(-loginFailureWindow)); err != nil {
 			t.giveBack()
 			s.loginUnavailable(w, "counting failed sign-ins", err)
 			return t, false
 		}
 	}
-	if !okUser || !okIP || failures >= loginFailureLimit {
+	if !okUser || !okIP || t.failures >= loginFailureLimit {
 		t.giveBack()
 		s.signInEvent(r, req, "locked", who, sourceName(who, username))
 		setOutcome(w, "locked")
@@ -183,39 +200,46 @@ func (s *Server) checkCredentials(ctx context.Context, src *source, username, pa
 		s.log.Warn("directory sign-in failed", "connector", src.cfg.ID, "error", err)
 		return "", id, credUnavailable
 	}
+	subject, res := s.checkLocal(ctx, username, password)
+	return subject, connector.Identity{}, res
+}
+
+// checkLocal checks a local user's password: the YAML file's, then the
+// store's.
+func (s *Server) checkLocal(ctx context.Context, username, password string) (string, credResult) {
 	if len(password) > 1024 {
 		s.passwordFloor.Pad(ctx, time.Now())
-		return "", connector.Identity{}, credWrong
+		return "", credWrong
 	}
 	if u := s.users[username]; u != nil {
 		if s.passwordFloor.Check(ctx, u.check, u.set, password) {
-			return username, connector.Identity{}, credOK
+			return username, credOK
 		}
-		return "", connector.Identity{}, credWrong
+		return "", credWrong
 	}
 	started := time.Now()
 	row, err := s.store.LocalUser(ctx, username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.passwordFloor.Pad(ctx, started)
-		return "", connector.Identity{}, credWrong
+		return "", credWrong
 	case err != nil:
 		s.log.Error("looking up a local user", "error", err)
-		return "", connector.Identity{}, credUnavailable
+		return "", credUnavailable
 	}
 	chk, err := secret.ParseUncachedGated(row.PasswordHash, s.slowHashes)
 	if err != nil {
 		s.log.Error("a stored password hash does not parse", "subject", row.Subject, "error", err)
 		s.passwordFloor.Pad(ctx, started)
-		return "", connector.Identity{}, credWrong
+		return "", credWrong
 	}
 	if !s.passwordFloor.Check(ctx, chk, secret.ParamSet(row.PasswordHash), password) {
-		return "", connector.Identity{}, credWrong
+		return "", credWrong
 	}
 	if row.Disabled {
-		return row.Subject, connector.Identity{}, credDisabled
+		return row.Subject, credDisabled
 	}
-	return row.Subject, connector.Identity{}, credOK
+	return row.Subject, credOK
 }
 
 // sourceName is the source of a throttled name: "local" or the directory's ID.

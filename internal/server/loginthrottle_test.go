@@ -165,13 +165,21 @@ func TestLoginThrottleStoreErrorFailsClosed(t *testing.T) {
 		name     string
 		st       *throttleFailing
 		password string
+		// earlier failures: a success clears them (and writes nothing
+		// when there are none).
+		earlier bool
 	}{
-		{"count fails, right password", &throttleFailing{count: true}, "alice-password-1"},
-		{"count fails, wrong password", &throttleFailing{count: true}, "wrong-password"},
-		{"note fails, wrong password", &throttleFailing{note: true}, "wrong-password"},
-		{"clear fails, right password", &throttleFailing{clear: true}, "alice-password-1"},
+		{"count fails, right password", &throttleFailing{count: true}, "alice-password-1", false},
+		{"count fails, wrong password", &throttleFailing{count: true}, "wrong-password", false},
+		{"note fails, wrong password", &throttleFailing{note: true}, "wrong-password", false},
+		{"clear fails, right password", &throttleFailing{clear: true}, "alice-password-1", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.earlier {
+				if err := e.store.NoteLoginFailure(context.Background(), server.LoginThrottleKey(e.srv.URL, "alice"), time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var logs bytes.Buffer
 			tc.st.Store = e.store
 			inst := instance(t, e, tc.st, server.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -105,17 +105,8 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		s.failAuth(w, r, req, ae)
 		return
 	}
-	code, err := src.upstream.Callback(r.URL.Query(), t.State)
-	if err != nil {
-		s.upstreamRefused(w, r, req, src, err)
-		return
-	}
-	if err := s.store.UseOnce(r.Context(), "upstream-state:"+hashHex(t.State), time.Unix(t.Expires, 0), s.now()); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			s.upstreamFailed(w, http.StatusBadRequest, "This sign-in link was already used", "Go back to the application and sign in again.")
-			return
-		}
-		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
+	code, ok := s.upstreamCode(w, r, req, src, t)
+	if !ok {
 		return
 	}
 	id, err := src.upstream.Exchange(r.Context(), code, t.Verifier, t.Nonce)
@@ -124,6 +115,25 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	s.signInFromSource(w, r, req, src, id, id.AMR)
+}
+
+// upstreamCode checks the callback's query against the ticket and uses
+// its state up, once across every instance, and returns the code.
+func (s *Server) upstreamCode(w http.ResponseWriter, r *http.Request, req *grant.Authorization, src *source, t *upstreamTicket) (string, bool) {
+	code, err := src.upstream.Callback(r.URL.Query(), t.State)
+	if err != nil {
+		s.upstreamRefused(w, r, req, src, err)
+		return "", false
+	}
+	switch err := s.store.UseOnce(r.Context(), "upstream-state:"+hashHex(t.State), time.Unix(t.Expires, 0), s.now()); {
+	case errors.Is(err, store.ErrConflict):
+		s.upstreamFailed(w, http.StatusBadRequest, "This sign-in link was already used", "Go back to the application and sign in again.")
+		return "", false
+	case err != nil:
+		s.failAuth(w, r, req, grant.RedirectErr(oauth.ServerError(err)))
+		return "", false
+	}
+	return code, true
 }
 
 // signInFromSource records the person a source vouched for, refuses a
