@@ -51,14 +51,13 @@ func (r *reloader) reloadOnce() error {
 
 // run reloads on every signal from hup, and every watch interval when the
 // file's contents changed (watch <= 0: no watching), until ctx ends.
-func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch time.Duration) {
+func (r *reloader) run(ctx context.Context, hup <-chan os.Signal, watch time.Duration, last string) {
 	var tick <-chan time.Time
 	if watch > 0 {
 		t := time.NewTicker(watch)
 		defer t.Stop()
 		tick = t.C
 	}
-	last := fileDigest(r.path)
 	for {
 		select {
 		case <-ctx.Done():
@@ -97,8 +96,12 @@ func startReloader(ctx context.Context, path string, srv *server.Server, logger 
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	r := &reloader{path: path, srv: srv, logger: logger}
+	// The digest of the file as it is now, taken before serve reports it
+	// is ready: taken in the goroutine, a save made right after start-up
+	// could become the baseline and never be reloaded.
+	last := fileDigest(path)
 	go func() {
 		defer signal.Stop(hup)
-		r.run(ctx, hup, watch)
+		r.run(ctx, hup, watch, last)
 	}()
 }
