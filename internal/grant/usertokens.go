@@ -53,8 +53,8 @@ type idTokenFor struct {
 	nonce, sessionID string
 	authTime         time.Time
 	// amr are the sign-in's authentication methods (RFC 8176).
-	amr []string
-	scopes                    []string
+	amr    []string
+	scopes []string
 	// requested are the claims the claims parameter asked for in the ID
 	// token (OIDC Core §5.5); empty on refresh.
 	requested   []string
