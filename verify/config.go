@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/oauth"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,8 +19,15 @@ type Config struct {
 	// (OpenID Connect Discovery 1.0 §4), whose "issuer" must equal Issuer.
 	Issuer string
 	// Audience is this API's id: a token is accepted only when its "aud"
-	// contains exactly this string (RFC 7519 §4.1.3, RFC 9068 §4).
+	// contains it (RFC 7519 §4.1.3, RFC 9068 §4). A short id is compared
+	// exactly; an http(s) URI (https://mcp.example.com/mcp) by its
+	// oauth.CanonicalResource form, so a token for
+	// https://MCP.example.com/mcp/ is one for this API too.
 	Audience string
+	// AlsoAudiences are further names of this same API that a token may
+	// carry instead, such as its short id next to its URI: Gatehouse puts
+	// into aud the form the client asked for. Empty: only Audience.
+	AlsoAudiences []string
 	// InsecureAnyAudience accepts a token whatever its aud, and leaves the
 	// audience decision to the caller (Claims.Audience); Audience must
 	// then be empty. Safe only for an issuer examining its own tokens for
@@ -109,6 +117,8 @@ type settings struct {
 	Config
 	algs  []string
 	types []string
+	// audiences are Audience and AlsoAudiences in canonical form.
+	audiences []string
 }
 
 // validate reports every problem with cfg at once.
@@ -124,6 +134,19 @@ func (cfg Config) validate() (*settings, error) {
 		bad("Audience is required: it is this API's id, which every token's aud must contain")
 	case cfg.Audience != "" && cfg.InsecureAnyAudience:
 		bad("set either Audience or InsecureAnyAudience, not both")
+	case len(cfg.AlsoAudiences) > 0 && cfg.InsecureAnyAudience:
+		bad("AlsoAudiences goes with Audience, not InsecureAnyAudience")
+	}
+	for _, a := range append([]string{cfg.Audience}, cfg.AlsoAudiences...) {
+		if a == "" {
+			continue
+		}
+		c, err := oauth.CanonicalResource(a)
+		if err != nil {
+			bad("audience %q: %v", a, err)
+			continue
+		}
+		s.audiences = append(s.audiences, c)
 	}
 	if cfg.StaticJWKS == nil {
 		u := cfg.JWKSURL

@@ -8,6 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -501,9 +502,18 @@ func (v *Verifier) checkAudience(c *rawClaims) *Error {
 	case v.cfg.InsecureAnyAudience:
 		return nil
 	}
+	// Exact first: the issuer writes canonical forms, so this is the
+	// common case and costs no parsing.
 	for _, a := range c.aud {
-		if a == want {
+		if slices.Contains(v.cfg.audiences, a) {
 			return nil
+		}
+	}
+	for _, a := range c.aud {
+		if strings.Contains(a, ":") { // a URI: only those have other spellings
+			if ca, err := oauth.CanonicalResource(a); err == nil && slices.Contains(v.cfg.audiences, ca) {
+				return nil
+			}
 		}
 	}
 	got := oauth.Audience(c.aud).String()
