@@ -83,3 +83,41 @@ func TestConnectorsReject(t *testing.T) {
 		})
 	}
 }
+
+// TestResourceURIs (issue 13): audience values are written in canonical
+// form, and an API's resource_uri is a second name of it.
+func TestResourceURIs(t *testing.T) {
+	cfg := mustParse(t, head+`clients:
+  - id: agent
+    secret: agent-secret-123456
+    grant_types: [client_credentials]
+    audience: [mcp-api, https://billing.example.com]
+  - id: mcp-api
+    resource_uri: https://mcp.example.com/mcp
+external_audiences: [https://billing.example.com]
+`, noEnv)
+	if cfg.Client("mcp-api").ResourceURI != "https://mcp.example.com/mcp" || cfg.PolicyClients()[1].URI != "https://mcp.example.com/mcp" {
+		t.Errorf("resource_uri: %+v", cfg.Client("mcp-api"))
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"trailing slash", head + "external_audiences: [https://billing.example.com/] " + mark, `write "https://billing.example.com"`},
+		{"upper-case host", head + "clients:\n  - id: a\n    resource_uri: https://MCP.example.com/mcp " + mark, `write "https://mcp.example.com/mcp"`},
+		{"fragment", head + "external_audiences: [https://billing.example.com/x#y] " + mark, "fragment"},
+		{"not a URI", head + "clients:\n  - id: a\n    resource_uri: mcp " + mark, "not an http(s) URI"},
+		{"another client's id", head + "clients:\n  - id: https://a.example\n  - id: b\n    resource_uri: https://a.example " + mark, "another client's id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "test.yaml", noEnv)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			line := markedLine(tc.src)
+			for _, p := range problems(t, err) {
+				if p.Line == line && strings.Contains(p.Message+" ("+p.Hint+")", tc.want) {
+					return
+				}
+			}
+			t.Errorf("want a problem at line %d containing %q; got:\n%v", line, tc.want, err)
+		})
+	}
+}

@@ -131,6 +131,12 @@ type Client struct {
 	// these are released; "*" releases all. Empty (the default): no groups
 	// claim, so a client learns no more of a person than it needs.
 	GroupsClaim []string `yaml:"groups_claim"`
+	// ResourceURI is the API's resource URI (an MCP server's
+	// https://mcp.example.com/mcp): a second name of it as an audience,
+	// written in canonical form (oauth.CanonicalResource). A request may
+	// name the API either way, in any spelling of the URI; its token
+	// carries the name asked for.
+	ResourceURI string `yaml:"resource_uri"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -400,7 +406,7 @@ func (c *Config) PolicyClients() []policy.Client {
 	out := make([]policy.Client, len(c.Clients))
 	for i := range c.Clients {
 		cl := &c.Clients[i]
-		out[i] = policy.Client{ID: cl.ID, Public: cl.Public(), Audience: cl.Audience, Scopes: cl.Scopes, GrantTypes: cl.GrantTypes}
+		out[i] = policy.Client{ID: cl.ID, URI: cl.ResourceURI, Public: cl.Public(), Audience: cl.Audience, Scopes: cl.Scopes, GrantTypes: cl.GrantTypes}
 	}
 	return out
 }
@@ -417,7 +423,7 @@ func (c *Config) PolicyGroupRules() []policy.GroupRule {
 		}
 		g := policy.GroupRule{Name: r.Name, Groups: r.OnlyGroups.Groups}
 		for j := range c.Clients {
-			if cl := &c.Clients[j]; r.OnlyGroups.MatchesTo(cl.ID, cl.Tags) {
+			if cl := &c.Clients[j]; r.OnlyGroups.MatchesTo(cl.ID, cl.Tags) || cl.ResourceURI != "" && r.OnlyGroups.MatchesTo(cl.ResourceURI, nil) {
 				g.Audiences = append(g.Audiences, cl.ID)
 			}
 		}

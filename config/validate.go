@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/gatehouse/gatehouse/oauth"
 	"net"
 	"regexp"
 	"sort"
@@ -34,7 +35,25 @@ func (d *decoder) validate(cfg *Config) {
 			d.add(p.at("id"), fmt.Sprintf("first defined at line %d; ids must be unique", first), "duplicate client id %q", c.ID)
 			continue
 		}
+		d.canonical(fmt.Sprintf("client id %q", c.ID), c.ID, p.at("id"))
 		clientIDs[c.ID] = c.Line
+	}
+	// Resource URIs are further names of their clients as audiences.
+	for i := range cfg.Clients {
+		c := &cfg.Clients[i]
+		if c.ResourceURI == "" {
+			continue
+		}
+		line := d.posOf(c).at("resource_uri")
+		switch {
+		case !oauth.IsResourceURI(c.ResourceURI):
+			d.add(line, "write the API's https:// URI, e.g. https://mcp.example.com/mcp", "client %q: resource_uri %q is not an http(s) URI", c.ID, c.ResourceURI)
+		case !d.canonical(fmt.Sprintf("client %q: resource_uri", c.ID), c.ResourceURI, line):
+		case clientIDs[c.ResourceURI] != 0:
+			d.add(line, "an audience value names one recipient", "client %q: resource_uri %q is another client's id", c.ID, c.ResourceURI)
+		default:
+			clientIDs[c.ResourceURI] = c.Line
+		}
 	}
 	externalIDs := map[string]int{}
 	for i := range cfg.ExternalAudiences {
@@ -55,6 +74,7 @@ func (d *decoder) validate(cfg *Config) {
 			d.add(p.at("id"), fmt.Sprintf("first declared at line %d", first), "duplicate external audience %q", a.ID)
 			continue
 		}
+		d.canonical(fmt.Sprintf("external audience %q", a.ID), a.ID, p.at("id"))
 		externalIDs[a.ID] = a.Line
 	}
 	known := make([]string, 0, len(clientIDs)+len(externalIDs))
@@ -85,6 +105,23 @@ func (d *decoder) validate(cfg *Config) {
 	d.validateConnectors(cfg)
 	d.validatePolicy(cfg, clientIDs, externalIDs, known)
 	d.validateAdmins(cfg, clientIDs, known)
+}
+
+// canonical reports whether an audience value is in its canonical form
+// (oauth.CanonicalResource), and says how to write it when not: the
+// configuration holds canonical forms only, so requests, tokens and the
+// audit compare one spelling.
+func (d *decoder) canonical(who, v string, line int) bool {
+	c, err := oauth.CanonicalResource(v)
+	switch {
+	case err != nil:
+		d.add(line, "an audience URI has a host, no fragment, no user information and no . or .. segments", "%s: %v", who, err)
+		return false
+	case c != v:
+		d.add(line, fmt.Sprintf("write %q: scheme and host in lower case, no default port, no trailing slash", c), "%s is not in canonical form", who)
+		return false
+	}
+	return true
 }
 
 // validTag is the shape of a tag: short and plain, so that it reads the

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/events"
 	"github.com/gatehouse/gatehouse/internal/issue"
-	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/oauth"
 	"github.com/gatehouse/gatehouse/store"
 )
@@ -55,7 +54,7 @@ func (e *Engine) RedeemCode(ctx context.Context, c Client, req TokenRequest) (Re
 	if oe := checkPKCE(ac.CodeChallenge, req); oe != nil {
 		return Result{}, oe
 	}
-	g, oe := policy.Narrow(c.ID, ac.Scopes, ac.Audience, req.Narrow)
+	g, oe := e.model.Narrow(c.ID, ac.Scopes, ac.Audience, req.Narrow)
 	if oe != nil {
 		return Result{}, oe
 	}

@@ -57,7 +57,7 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 	if len(audience) == 0 {
 		return Result{}, oauth.InvalidGrant("nothing this refresh token granted is still allowed for the client; sign in again")
 	}
-	g, oe := policy.Narrow(c.ID, scopes, audience, narrow)
+	g, oe := e.model.Narrow(c.ID, scopes, audience, narrow)
 	if oe != nil {
 		return Result{}, oe
 	}

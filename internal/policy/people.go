@@ -11,6 +11,9 @@ import (
 // every only_groups rule that selects aud must find one of its groups
 // among the person's. When not, it returns the first rule that refuses.
 func (m *Model) Reachable(aud string, groups []string) (ok bool, rule *GroupRule) {
+	if id := m.uriToID[aud]; id != "" {
+		aud = id // the rules name APIs by id
+	}
 	for _, r := range m.groupRules[aud] {
 		if !slices.ContainsFunc(r.Groups, func(g string) bool { return slices.Contains(groups, g) }) {
 			return false, r
@@ -56,6 +59,14 @@ func (m *Model) forPerson(clientID string, g Grant, groups, named []string, why 
 		note(why, "policy rule '"+r.Name+"' lets only people in "+describeGroups(r.Groups)+" reach '"+clientID+"', the client itself: the person may not use it")
 		return Grant{}, oauth.AccessDenied("this account may not use '" + clientID + "' (policy rule '" + r.Name + "')")
 	}
+	canon := make([]string, len(named))
+	for i, n := range named {
+		if c, err := oauth.CanonicalResource(n); err == nil {
+			n = c
+		}
+		canon[i] = n
+	}
+	named = canon
 	kept := make(oauth.Audience, 0, len(g.Audience))
 	for _, a := range g.Audience {
 		ok, r := m.Reachable(a, groups)

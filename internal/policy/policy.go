@@ -4,6 +4,7 @@
 package policy
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -16,6 +17,9 @@ type Model struct {
 	clients map[string]*clientPolicy
 	// groupRules are the only_groups rules that select each audience.
 	groupRules map[string][]*GroupRule
+	// uriToID and idToURI pair an API's id with its resource URI: two
+	// names of one recipient.
+	uriToID, idToURI map[string]string
 }
 
 // GroupRule is an only_groups rule of the policy, resolved to the audience
@@ -71,7 +75,10 @@ type Request struct {
 // configuration package builds these (config.Config.PolicyClients), so the
 // model depends on no loader, file format or transport.
 type Client struct {
-	ID         string
+	ID string
+	// URI is the client's resource URI in canonical form
+	// (oauth.CanonicalResource), a second name of it as an audience; "".
+	URI        string
 	Public     bool
 	Audience   []string
 	Scopes     []string
@@ -82,7 +89,13 @@ type Client struct {
 // validation guarantees audiences name known clients or external audiences;
 // New does not re-check that.
 func New(clients []Client, people ...GroupRule) *Model {
-	m := &Model{clients: make(map[string]*clientPolicy, len(clients)), groupRules: map[string][]*GroupRule{}}
+	m := &Model{clients: make(map[string]*clientPolicy, len(clients)), groupRules: map[string][]*GroupRule{},
+		uriToID: map[string]string{}, idToURI: map[string]string{}}
+	for i := range clients {
+		if u := clients[i].URI; u != "" {
+			m.uriToID[u], m.idToURI[clients[i].ID] = clients[i].ID, u
+		}
+	}
 	for i := range people {
 		r := &people[i]
 		for _, a := range r.Audiences {
@@ -105,6 +118,16 @@ func New(clients []Client, people ...GroupRule) *Model {
 			}
 			p.allowedAud[a] = struct{}{}
 			aud = append(aud, a)
+		}
+		// A request may name an API by either of its names; the token
+		// carries the one it asked for.
+		for a := range maps.Clone(p.allowedAud) {
+			if u := m.idToURI[a]; u != "" {
+				p.allowedAud[u] = struct{}{}
+			}
+			if id := m.uriToID[a]; id != "" {
+				p.allowedAud[id] = struct{}{}
+			}
 		}
 		for _, s := range c.Scopes {
 			p.allowedScope[s] = struct{}{}
@@ -355,6 +378,15 @@ func (p *clientPolicy) narrow(req Request, why *[]string) (oauth.Audience, *oaut
 			note(why, "an empty "+param+" value was given")
 			return oauth.InvalidTarget("an empty resource or audience value was given")
 		}
+		c, err := oauth.CanonicalResource(t)
+		if err != nil {
+			note(why, param+" '"+t+"' is not a valid resource: "+err.Error())
+			return oauth.InvalidTarget(param + " '" + oauth.SafeName(t) + "': " + err.Error())
+		}
+		if c != t {
+			note(why, param+" '"+t+"' is '"+c+"' in canonical form (scheme and host lower-case, default port and trailing slash dropped)")
+		}
+		t = c
 		if _, ok := p.allowedAud[t]; !ok {
 			note(why, param+" '"+t+"' is not in the allowed audience '"+p.defaultGrant.Audience.String()+
 				"': the whole request is refused, even for the targets that are allowed (RFC 8707 §2)")
@@ -426,9 +458,11 @@ func AZP(clientID string, aud oauth.Audience) string {
 // Narrow applies the optional scope, resource and audience parameters of a
 // token request to what a user granted earlier (an authorization code's
 // or a refresh family's scopes and audience): they may narrow it, never
-// widen it (RFC 6749 §6, RFC 8707 §2.2). Without them the grant is the
-// granted set as is.
-func Narrow(clientID string, scopes, audience []string, req Request) (Grant, *oauth.Error) {
+// widen it (RFC 6749 §6, RFC 8707 §2.2). A target is compared in
+// canonical form (oauth.CanonicalResource), and an API's id and resource
+// URI name the same recipient: the token carries the form asked for.
+// Without them the grant is the granted set as is.
+func (m *Model) Narrow(clientID string, scopes, audience []string, req Request) (Grant, *oauth.Error) {
 	g := Grant{Audience: oauth.Audience(audience), Scopes: scopes}
 	if req.ScopeGiven {
 		var out []string
@@ -451,11 +485,15 @@ func Narrow(clientID string, scopes, audience []string, req Request) (Grant, *oa
 	if len(targets) > 0 {
 		var aud oauth.Audience
 		for _, t := range targets {
-			if !slices.Contains(audience, t) {
+			c, err := oauth.CanonicalResource(t)
+			if err != nil {
+				return g, oauth.InvalidTarget("'" + oauth.SafeName(t) + "': " + err.Error())
+			}
+			if !m.granted(audience, c) {
 				return g, oauth.InvalidTarget("'" + t + "' was not granted; the granted audience is '" + oauth.JoinScope(audience) + "'")
 			}
-			if !aud.Contains(t) {
-				aud = append(aud, t)
+			if !aud.Contains(c) {
+				aud = append(aud, c)
 			}
 		}
 		g.Audience = aud
@@ -463,4 +501,16 @@ func Narrow(clientID string, scopes, audience []string, req Request) (Grant, *oa
 	g.Scope = oauth.JoinScope(g.Scopes)
 	g.AZP = AZP(clientID, g.Audience)
 	return g, nil
+}
+
+// granted reports whether audience names c under either of its names.
+func (m *Model) granted(audience []string, c string) bool {
+	if slices.Contains(audience, c) {
+		return true
+	}
+	if id := m.uriToID[c]; id != "" && slices.Contains(audience, id) {
+		return true
+	}
+	u := m.idToURI[c]
+	return u != "" && slices.Contains(audience, u)
 }

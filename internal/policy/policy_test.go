@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -70,8 +72,11 @@ func TestGrant(t *testing.T) {
 			client: "order-sync-job", req: Request{Audience: "order-status-api hr-api"}, wantErr: oauth.CodeInvalidTarget},
 		{name: "audience differing in case is refused",
 			client: "order-sync-job", req: Request{Resources: []string{"Order-Status-API"}}, wantErr: oauth.CodeInvalidTarget},
-		{name: "URI with trailing slash is a different audience",
-			client: "order-sync-job", req: Request{Resources: []string{"https://billing.example.com/"}}, wantErr: oauth.CodeInvalidTarget},
+		{name: "URI with trailing slash and upper-case host is the same audience, in canonical form",
+			client: "order-sync-job", req: Request{Resources: []string{"HTTPS://Billing.example.com:443/"}},
+			wantAud: []string{"https://billing.example.com"}, wantAZP: "order-sync-job", wantScope: "orders:read orders:write"},
+		{name: "URI with a fragment is refused",
+			client: "order-sync-job", req: Request{Resources: []string{"https://billing.example.com#x"}}, wantErr: oauth.CodeInvalidTarget},
 		{name: "empty resource is refused",
 			client: "order-sync-job", req: Request{Resources: []string{""}}, wantErr: oauth.CodeInvalidTarget},
 		{name: "audience of only spaces is refused",
@@ -249,7 +254,7 @@ func TestNarrow(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := Narrow("web", scopes, aud, tt.req)
+			g, err := New(nil).Narrow("web", scopes, aud, tt.req)
 			if tt.wantErr != "" {
 				if err == nil || err.Code != tt.wantErr {
 					t.Fatalf("err %v, want %s", err, tt.wantErr)
@@ -263,5 +268,77 @@ func TestNarrow(t *testing.T) {
 				t.Errorf("got aud %v scope %q azp %q", g.Audience, g.Scope, g.AZP)
 			}
 		})
+	}
+}
+
+// TestResourceURIs: an API with a resource URI is reached by either name,
+// in any spelling of the URI, and the token carries the name asked for;
+// the shared table's spellings all narrow to the canonical form; a refresh
+// may narrow to either name of a granted API.
+func TestResourceURIs(t *testing.T) {
+	m := New([]Client{
+		{ID: "agent", Audience: []string{"mcp-api"}, GrantTypes: []string{oauth.GrantClientCredentials}},
+		{ID: "mcp-api", URI: "https://mcp.example.com/mcp"},
+	}, GroupRule{Name: "ops", Audiences: []string{"mcp-api"}, Groups: []string{"ops"}})
+	for _, tc := range []struct {
+		req     Request
+		wantAud string
+		wantErr string
+	}{
+		{Request{}, "agent mcp-api", ""},
+		{Request{Resources: []string{"mcp-api"}}, "mcp-api", ""},
+		{Request{Resources: []string{"https://mcp.example.com/mcp"}}, "https://mcp.example.com/mcp", ""},
+		{Request{Resources: []string{"https://MCP.example.com:443/mcp/"}}, "https://mcp.example.com/mcp", ""},
+		{Request{Resources: []string{"https://mcp.example.com/mcp2"}}, "", oauth.CodeInvalidTarget},
+		{Request{Resources: []string{"https://mcp.example.com/MCP"}}, "", oauth.CodeInvalidTarget},
+	} {
+		g, oe := m.ClientCredentials("agent", tc.req)
+		switch {
+		case tc.wantErr != "" && (oe == nil || oe.Code != tc.wantErr):
+			t.Errorf("%v: got %v %v, want %s", tc.req.Resources, g.Audience, oe, tc.wantErr)
+		case tc.wantErr == "" && (oe != nil || g.Audience.String() != tc.wantAud):
+			t.Errorf("%v: got %v %v, want %s", tc.req.Resources, g.Audience, oe, tc.wantAud)
+		}
+	}
+	g, oe := m.Narrow("agent", nil, []string{"agent", "mcp-api"}, Request{Resources: []string{"https://mcp.example.com/mcp/"}})
+	if oe != nil || g.Audience.String() != "https://mcp.example.com/mcp" {
+		t.Errorf("refresh narrowing to the URI of a granted id: %v %v", g.Audience, oe)
+	}
+	if _, oe := m.Narrow("agent", nil, []string{"agent"}, Request{Resources: []string{"https://mcp.example.com/mcp"}}); oe == nil {
+		t.Error("refresh widening to an API by its URI")
+	}
+	// Group rules name the API by id; the URI form is the same API.
+	if ok, _ := m.Reachable("https://mcp.example.com/mcp", nil); ok {
+		t.Error("the URI form escapes the group rule")
+	}
+	if _, oe := m.ForPerson("agent", Grant{Audience: oauth.Audience{"agent", "https://mcp.example.com/mcp"}}, nil, []string{"https://mcp.example.com/mcp/"}); oe == nil || oe.Code != oauth.CodeInvalidTarget {
+		t.Errorf("a named URI the person may not reach: %v", oe)
+	}
+}
+
+// TestResourceTable: every spelling in the shared table narrows a client
+// allowed the canonical form to that form.
+func TestResourceTable(t *testing.T) {
+	b, err := os.ReadFile("../../oauth/testdata/resources.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct{ In, Want, Err string }
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		if tc.Err != "" {
+			m := New([]Client{{ID: "c", GrantTypes: []string{oauth.GrantClientCredentials}}})
+			if _, oe := m.ClientCredentials("c", Request{Resources: []string{tc.In}}); oe == nil || oe.Code != oauth.CodeInvalidTarget {
+				t.Errorf("%q: %v, want invalid_target", tc.In, oe)
+			}
+			continue
+		}
+		m := New([]Client{{ID: "c", Audience: []string{tc.Want}, GrantTypes: []string{oauth.GrantClientCredentials}}})
+		g, oe := m.ClientCredentials("c", Request{Resources: []string{tc.In}})
+		if oe != nil || g.Audience.String() != tc.Want {
+			t.Errorf("%q: %v %v, want %q", tc.In, g.Audience, oe, tc.Want)
+		}
 	}
 }
