@@ -121,3 +121,39 @@ external_audiences: [https://billing.example.com]
 		})
 	}
 }
+
+// TestMetadataClients: the trust policy of metadata-document clients.
+func TestMetadataClients(t *testing.T) {
+	cfg := mustParse(t, head+`clients:
+  - id: mcp-api
+    resource_uri: https://mcp.example.com/mcp
+client_metadata_documents:
+  allowed_hosts: [app.example.com, "*.tools.example.com"]
+  audience: [https://mcp.example.com/mcp]
+  scopes: [mcp:tools]
+  tags: [agents]
+`, noEnv)
+	m := cfg.ClientMetadataDocuments
+	if m == nil || !slices.Equal(m.MetadataClientTags(), []string{"agents", "public"}) || m.Audience[0] != "https://mcp.example.com/mcp" {
+		t.Fatalf("%+v", m)
+	}
+	for _, tc := range []struct{ name, src, want string }{
+		{"no hosts", head + "client_metadata_documents:\n  scopes: [a] " + mark, "allowed_hosts is empty"},
+		{"bad host", head + "client_metadata_documents:\n  allowed_hosts: ['*'] " + mark, "not a host name"},
+		{"unknown audience", head + "client_metadata_documents:\n  allowed_hosts: [a.example]\n  audience: [nope] " + mark, `audience "nope" is not a client`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.src), "test.yaml", noEnv)
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			line := markedLine(tc.src)
+			for _, p := range problems(t, err) {
+				if p.Line == line && strings.Contains(p.Message+" ("+p.Hint+")", tc.want) {
+					return
+				}
+			}
+			t.Errorf("want a problem at line %d containing %q; got:\n%v", line, tc.want, err)
+		})
+	}
+}

@@ -52,6 +52,10 @@ type Config struct {
 	Clients           []Client           `yaml:"clients"`
 	ExternalAudiences []ExternalAudience `yaml:"external_audiences"`
 	Users             []User             `yaml:"users"`
+	// ClientMetadataDocuments, when set, accepts clients that identify
+	// themselves by the https URL of an OAuth Client ID Metadata Document
+	// (the MCP client registration mechanism) from the hosts it allows.
+	ClientMetadataDocuments *MetadataClients `yaml:"client_metadata_documents"`
 	// Connectors are the identity sources people can sign in through
 	// besides the local users: upstream OpenID Connect providers and LDAP
 	// directories. Local users (users: above, and those kept in the store
@@ -341,6 +345,42 @@ func selects(ids, wantTags []string, id string, tags []string) bool {
 		}
 	}
 	return false
+}
+
+// MetadataClients is the trust policy for clients known only by their
+// Client ID Metadata Document: where documents may come from, and what
+// such a client may obtain. They are public clients (PKCE, no secret) and
+// carry the "public" tag besides Tags, so policy rules apply to them.
+//
+//	client_metadata_documents:
+//	  allowed_hosts: [app.example.com, "*.tools.example.com"]
+//	  audience: [https://mcp.example.com/mcp]
+//	  scopes: [mcp:tools]
+type MetadataClients struct {
+	// AllowedHosts are the host names (or *.domain patterns) whose
+	// documents are fetched; a client_id on any other host is refused
+	// without a request.
+	AllowedHosts []string `yaml:"allowed_hosts"`
+	// Audience and Scopes are what every such client may obtain (its
+	// default; a request narrows it, never more).
+	Audience []string `yaml:"audience"`
+	Scopes   []string `yaml:"scopes"`
+	// Tags label these clients for policy rules; "public" is always one.
+	Tags []string `yaml:"tags"`
+	// AllowLoopback lets documents live on loopback addresses over http
+	// (tests and local development only).
+	AllowLoopback bool `yaml:"allow_loopback"`
+
+	// Line is where the mapping starts (not a YAML key).
+	Line int `yaml:"-"`
+}
+
+// MetadataClientTags are the tags of metadata-document clients.
+func (m *MetadataClients) MetadataClientTags() []string {
+	if slices.Contains(m.Tags, "public") {
+		return m.Tags
+	}
+	return append(slices.Clone(m.Tags), "public")
 }
 
 // GroupMatch is an only_groups rule: the audiences its To side selects

@@ -112,3 +112,40 @@ func (d *decoder) validateLDAPConnector(who string, l *LDAPConnector, p *pos) {
 		d.add(p.line, "timeout and pool_size must not be negative", "%s: negative timeout or pool_size", who)
 	}
 }
+
+// validHostPattern is a host name, or *. and a domain.
+var validHostPattern = regexp.MustCompile(`^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$`)
+
+// validateMetadataClients checks the trust policy of metadata-document
+// clients: hosts to fetch from, and an audience and scopes within what
+// the configuration declares.
+func (d *decoder) validateMetadataClients(cfg *Config, clientIDs, externalIDs map[string]int) {
+	m := cfg.ClientMetadataDocuments
+	if m == nil {
+		return
+	}
+	p := d.posOf(m)
+	who := "client_metadata_documents"
+	if len(m.AllowedHosts) == 0 {
+		d.add(p.at("allowed_hosts"), "list the hosts whose documents may be fetched, e.g. [app.example.com, \"*.example.org\"]", "%s: allowed_hosts is empty, so no client could use it", who)
+	}
+	d.noDuplicates(who, "allowed_hosts", m.AllowedHosts, p)
+	for i, h := range m.AllowedHosts {
+		if !validHostPattern.MatchString(h) || h == "*" {
+			d.add(p.item("allowed_hosts", i), "a lower-case host name, or *.domain for its subdomains", "%s: allowed host %q is not a host name or *.domain", who, h)
+		}
+	}
+	d.noDuplicates(who, "audience", m.Audience, p)
+	for i, a := range m.Audience {
+		if clientIDs[a] == 0 && externalIDs[a] == 0 {
+			d.add(p.item("audience", i), "list client ids, resource URIs or external audiences", "%s: audience %q is not a client or an external audience", who, a)
+		}
+	}
+	d.noDuplicates(who, "scopes", m.Scopes, p)
+	for i, sc := range m.Scopes {
+		if sc == "" || badScopeChar(sc) != "" {
+			d.add(p.item("scopes", i), "RFC 6749 §3.3 scope tokens", "%s: scope %q is not a scope token", who, sc)
+		}
+	}
+	d.validateTags(who, m.Tags, p)
+}
