@@ -63,3 +63,27 @@ func TestForPerson(t *testing.T) {
 		t.Errorf("default grant modified: %v", portal.Audience)
 	}
 }
+
+// TestMetadataClass: a URL client id gets the class's policy once the
+// class is set, and nothing without it; configured clients are unchanged.
+func TestMetadataClass(t *testing.T) {
+	m := New([]Client{{ID: "mcp-api", URI: "https://mcp.example.com/mcp"}})
+	const id = "https://app.example.com/client.json"
+	if _, oe := m.Authorization(id, Request{}); oe == nil || oe.Code != oauth.CodeInvalidClient {
+		t.Fatalf("without a class: %v", oe)
+	}
+	m.SetMetadataClass(&MetadataClass{Audience: []string{"mcp-api"}, Scopes: []string{"mcp:tools"}})
+	g, oe := m.Authorization(id, Request{Resources: []string{"https://mcp.example.com/mcp/"}})
+	if oe != nil || g.Audience.String() != "https://mcp.example.com/mcp" || g.Scope != "mcp:tools" || g.AZP != id {
+		t.Errorf("metadata client: %+v %v", g, oe)
+	}
+	if _, oe := m.Authorization(id, Request{Resources: []string{"https://other.example.com"}}); oe == nil {
+		t.Error("beyond the class's audience")
+	}
+	if _, oe := m.ClientCredentials(id, Request{}); oe == nil {
+		t.Error("a metadata client used client_credentials")
+	}
+	if _, oe := m.Authorization("not-a-url", Request{}); oe == nil {
+		t.Error("an unknown plain id got the class")
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/gatehouse/gatehouse/oauth"
 )
@@ -20,6 +22,11 @@ type Model struct {
 	// uriToID and idToURI pair an API's id with its resource URI: two
 	// names of one recipient.
 	uriToID, idToURI map[string]string
+	// metadata is the class policy of clients known by a metadata
+	// document (nil: none accepted); dynamic keeps their built policies.
+	metadata     *MetadataClass
+	dynamic      sync.Map
+	dynamicCount atomic.Int64
 }
 
 // GroupRule is an only_groups rule of the policy, resolved to the audience
@@ -103,48 +110,90 @@ func New(clients []Client, people ...GroupRule) *Model {
 		}
 	}
 	for i := range clients {
-		c := &clients[i]
-		p := &clientPolicy{
-			id:           c.ID,
-			public:       c.Public,
-			allowedAud:   map[string]struct{}{c.ID: {}},
-			allowedScope: make(map[string]struct{}, len(c.Scopes)),
-			grantTypes:   make(map[string]struct{}, len(c.GrantTypes)),
-		}
-		aud := oauth.Audience{c.ID}
-		for _, a := range c.Audience {
-			if _, dup := p.allowedAud[a]; dup {
-				continue
-			}
-			p.allowedAud[a] = struct{}{}
-			aud = append(aud, a)
-		}
-		// A request may name an API by either of its names; the token
-		// carries the one it asked for.
-		for a := range maps.Clone(p.allowedAud) {
-			if u := m.idToURI[a]; u != "" {
-				p.allowedAud[u] = struct{}{}
-			}
-			if id := m.uriToID[a]; id != "" {
-				p.allowedAud[id] = struct{}{}
-			}
-		}
-		for _, s := range c.Scopes {
-			p.allowedScope[s] = struct{}{}
-		}
-		for _, g := range c.GrantTypes {
-			p.grantTypes[g] = struct{}{}
-		}
-		scopes := slices.Clone(c.Scopes)
-		p.defaultGrant = Grant{Audience: aud, Scopes: scopes, Scope: oauth.JoinScope(scopes), AZP: AZP(c.ID, aud)}
-		m.clients[c.ID] = p
+		m.clients[clients[i].ID] = m.build(&clients[i])
 	}
 	return m
 }
 
+// build precomputes one client's policy.
+func (m *Model) build(c *Client) *clientPolicy {
+	p := &clientPolicy{
+		id:           c.ID,
+		public:       c.Public,
+		allowedAud:   map[string]struct{}{c.ID: {}},
+		allowedScope: make(map[string]struct{}, len(c.Scopes)),
+		grantTypes:   make(map[string]struct{}, len(c.GrantTypes)),
+	}
+	aud := oauth.Audience{c.ID}
+	for _, a := range c.Audience {
+		if _, dup := p.allowedAud[a]; dup {
+			continue
+		}
+		p.allowedAud[a] = struct{}{}
+		aud = append(aud, a)
+	}
+	// A request may name an API by either of its names; the token carries
+	// the one it asked for.
+	for a := range maps.Clone(p.allowedAud) {
+		if u := m.idToURI[a]; u != "" {
+			p.allowedAud[u] = struct{}{}
+		}
+		if id := m.uriToID[a]; id != "" {
+			p.allowedAud[id] = struct{}{}
+		}
+	}
+	for _, s := range c.Scopes {
+		p.allowedScope[s] = struct{}{}
+	}
+	for _, g := range c.GrantTypes {
+		p.grantTypes[g] = struct{}{}
+	}
+	scopes := slices.Clone(c.Scopes)
+	p.defaultGrant = Grant{Audience: aud, Scopes: scopes, Scope: oauth.JoinScope(scopes), AZP: AZP(c.ID, aud)}
+	return p
+}
+
+// MetadataClass is what every client known only by its Client ID Metadata
+// Document may obtain: one trust policy for the whole class, since their
+// documents are written by their authors, not the operator. Such clients
+// are public and use the authorization code flow (and refresh tokens).
+type MetadataClass struct {
+	Audience []string
+	Scopes   []string
+}
+
+// maxMetadataClients bounds how many metadata clients' policies are kept.
+const maxMetadataClients = 10000
+
+// SetMetadataClass lets clients whose id is an http(s) URL get the class's
+// policy. The caller must have resolved and checked the client's document
+// before asking the model about it; the model does not fetch. Call it
+// before the model is shared.
+func (m *Model) SetMetadataClass(c *MetadataClass) { m.metadata = c }
+
+// client returns the policy of a configured client, or of a metadata
+// client (built once per URL, then kept), or nil.
+func (m *Model) client(id string) *clientPolicy {
+	if p := m.clients[id]; p != nil {
+		return p
+	}
+	if m.metadata == nil || !oauth.IsResourceURI(id) {
+		return nil
+	}
+	if p, ok := m.dynamic.Load(id); ok {
+		return p.(*clientPolicy)
+	}
+	p := m.build(&Client{ID: id, Public: true, Audience: m.metadata.Audience, Scopes: m.metadata.Scopes,
+		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}})
+	if m.dynamicCount.Add(1) <= maxMetadataClients {
+		m.dynamic.Store(id, p)
+	}
+	return p
+}
+
 // MayUseGrant reports whether the client is configured for the grant type.
 func (m *Model) MayUseGrant(clientID, grantType string) bool {
-	p := m.clients[clientID]
+	p := m.client(clientID)
 	if p == nil {
 		return false
 	}
@@ -155,7 +204,7 @@ func (m *Model) MayUseGrant(clientID, grantType string) bool {
 // DefaultAudience returns the audience a token of the client carries when
 // the request does not narrow it, or nil for an unknown client.
 func (m *Model) DefaultAudience(clientID string) oauth.Audience {
-	if p := m.clients[clientID]; p != nil {
+	if p := m.client(clientID); p != nil {
 		return p.defaultGrant.Audience
 	}
 	return nil
@@ -166,7 +215,7 @@ func (m *Model) DefaultAudience(clientID string) oauth.Audience {
 // the user signed in; the configuration may have shrunk since, and it is
 // the source of truth.
 func (m *Model) Restrict(clientID string, scopes, audience []string) (keptScopes, keptAudience []string) {
-	p := m.clients[clientID]
+	p := m.client(clientID)
 	if p == nil {
 		return nil, nil
 	}
@@ -190,7 +239,7 @@ func (m *Model) Restrict(clientID string, scopes, audience []string) (keptScopes
 // with invalid_scope (RFC 6749 §3.3). Comparison is exact and
 // case-sensitive. The returned slices must not be modified.
 func (m *Model) Grant(clientID string, req Request) (Grant, *oauth.Error) {
-	p := m.clients[clientID]
+	p := m.client(clientID)
 	if p == nil {
 		return Grant{}, oauth.InvalidClient("unknown client")
 	}
@@ -264,7 +313,7 @@ func (m *Model) ExplainAuthorization(clientID string, req Request) Explanation {
 }
 
 func (m *Model) authorization(clientID string, req Request, why *[]string) (Grant, *oauth.Error) {
-	p := m.clients[clientID]
+	p := m.client(clientID)
 	if p == nil {
 		note(why, "there is no client '"+clientID+"' in the configuration")
 		return Grant{}, oauth.InvalidClient("unknown client")
@@ -308,7 +357,7 @@ func explanation(clientID, grantType string, g Grant, oe *oauth.Error, why []str
 // when why is not nil; the token endpoint passes nil and pays for no
 // strings.
 func (m *Model) clientCredentials(clientID string, req Request, why *[]string) (Grant, *oauth.Error) {
-	p := m.clients[clientID]
+	p := m.client(clientID)
 	if p == nil {
 		note(why, "there is no client '"+clientID+"' in the configuration")
 		return Grant{}, oauth.InvalidClient("unknown client")
