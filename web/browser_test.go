@@ -73,6 +73,12 @@ func TestBrowser(t *testing.T) {
 	mux.HandleFunc("GET /consent", func(w http.ResponseWriter, r *http.Request) {
 		p.Consent(w, sampleConsent())
 	})
+	mux.HandleFunc("GET /consent-metadata", func(w http.ResponseWriter, r *http.Request) {
+		d := sampleConsent()
+		d.ClientName, d.ClientID = "Example Agent", "https://agent.example.com/client.json"
+		d.Unverified, d.RedirectHost, d.LoopbackOnly = true, "127.0.0.1:33418", true
+		p.Consent(w, d)
+	})
 	mux.HandleFunc("GET /error", func(w http.ResponseWriter, r *http.Request) {
 		p.Error(w, http.StatusBadRequest, ErrorData{
 			Title:     "This sign-in link is not valid",
@@ -168,6 +174,7 @@ func TestBrowser(t *testing.T) {
 		{"/login-locked", "login-locked"},
 		{"/login-sources", "login-sources"},
 		{"/consent", "consent"},
+		{"/consent-metadata", "consent-metadata"},
 		{"/error", "error"},
 		{"/logged-out", "logged-out"},
 	} {

@@ -123,6 +123,14 @@ type ConsentData struct {
 	// person is away (a refresh token). It is shown as its own notice; an
 	// "offline_access" entry in Scopes is then not listed twice.
 	OfflineAccess bool
+	// Unverified says the client is known only by the metadata document
+	// it published (ClientID is its URL): its name is its own claim, so
+	// the page says where the person will be sent back to (RedirectHost)
+	// and, when the client runs on the person's own computer
+	// (LoopbackOnly), that any program there could be it.
+	Unverified   bool
+	RedirectHost string
+	LoopbackOnly bool
 }
 
 // Item is one scope or one audience on the consent page.

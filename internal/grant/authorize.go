@@ -71,14 +71,14 @@ func authParamRepeatable(k string) bool { return k == "resource" }
 // ParseAuthorization validates raw (a query string). The client and
 // redirect URI are checked first; until both are trusted every error is
 // displayed, after that every error is redirected.
-func (e *Engine) ParseAuthorization(raw string, hint HintChecker) (*Authorization, *AuthError) {
+func (e *Engine) ParseAuthorization(ctx context.Context, raw string, hint HintChecker) (*Authorization, *AuthError) {
 	// A request that does not parse (a repeated parameter, a bad escape)
 	// cannot be trusted to name its client or redirect URI: displayed.
 	p, oe := oauth.ParseForm(raw, authParamRepeatable)
 	if oe != nil {
 		return nil, &AuthError{Err: oe}
 	}
-	a, ae := e.trustRedirect(p, raw)
+	a, ae := e.trustRedirect(ctx, p, raw)
 	if ae != nil {
 		return nil, ae
 	}
@@ -101,14 +101,14 @@ func (e *Engine) ParseAuthorization(raw string, hint HintChecker) (*Authorizatio
 }
 
 // trustRedirect finds the client and the redirect URI to answer at.
-func (e *Engine) trustRedirect(p oauth.Form, raw string) (*Authorization, *AuthError) {
+func (e *Engine) trustRedirect(ctx context.Context, p oauth.Form, raw string) (*Authorization, *AuthError) {
 	clientID, _ := p.Get("client_id")
 	if clientID == "" {
 		return nil, displayErr("the request has no client_id; the application that sent you here is misconfigured")
 	}
-	c := e.clients[clientID]
-	if c == nil {
-		return nil, displayErr("unknown client '" + oauth.SafeName(clientID) + "'")
+	c, oe := e.LookupClient(ctx, clientID)
+	if oe != nil {
+		return nil, displayErr(oe.Description)
 	}
 	a := &Authorization{Client: c, MaxAge: -1, Raw: raw}
 	redirect, given := p.Get("redirect_uri")

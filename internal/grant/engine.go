@@ -85,6 +85,23 @@ type Client struct {
 	// GroupsClaim lists the groups the client's tokens may name in a
 	// groups claim ("*": all); empty means no groups claim.
 	GroupsClaim []string
+	// Metadata: the client is known only by its Client ID Metadata
+	// Document (ID is the document's URL); Name, RedirectHosts and
+	// LoopbackOnly come from it, for the consent page.
+	Metadata      bool
+	Name          string
+	RedirectHosts []string
+	LoopbackOnly  bool
+}
+
+// MetadataClients resolves clients known by a Client ID Metadata Document
+// (internal/cimd behind the server's adapter).
+type MetadataClients interface {
+	// Client returns the client whose id is this document URL, its
+	// document fetched (or cached) and checked. ok is false when id is not
+	// a document URL at all; err, with ok true, says for the person or
+	// client why the document cannot be used.
+	Client(ctx context.Context, id string) (c *Client, ok bool, err error)
 }
 
 // Options are the engine's dependencies.
@@ -103,6 +120,9 @@ type Options struct {
 	// Events receives the audit events of code redemption, code replay
 	// and refresh token reuse; nil drops them.
 	Events events.Sink
+	// Metadata resolves clients known by a metadata document; nil: none
+	// are accepted.
+	Metadata MetadataClients
 }
 
 // Engine runs the grants. It is safe for concurrent use.
@@ -116,6 +136,7 @@ type Engine struct {
 	now        func() time.Time
 	log        *slog.Logger
 	events     events.Sink
+	metadata   MetadataClients
 }
 
 // New returns an Engine.
@@ -128,7 +149,7 @@ func New(o Options) *Engine {
 	}
 	e := &Engine{clients: make(map[string]*Client, len(o.Clients)), model: o.Model, minter: o.Minter,
 		store: o.Store, users: o.Users, refreshTTL: o.RefreshTTL, now: o.Now, log: o.Log,
-		events: events.OrDiscard(o.Events)}
+		events: events.OrDiscard(o.Events), metadata: o.Metadata}
 	for i := range o.Clients {
 		c := o.Clients[i]
 		e.clients[c.ID] = &c
@@ -136,8 +157,28 @@ func New(o Options) *Engine {
 	return e
 }
 
-// Client returns the client with id, or nil.
+// Client returns the configured client with id, or nil.
 func (e *Engine) Client(id string) *Client { return e.clients[id] }
+
+// LookupClient returns the configured client with id, or the client whose
+// metadata document id is: fetched at most once per cache lifetime. An
+// unknown id is invalid_client; a document that cannot be used is
+// invalid_client with the reason.
+func (e *Engine) LookupClient(ctx context.Context, id string) (*Client, *oauth.Error) {
+	if c := e.clients[id]; c != nil {
+		return c, nil
+	}
+	if e.metadata != nil {
+		c, ok, err := e.metadata.Client(ctx, id)
+		switch {
+		case ok && err != nil:
+			return nil, oauth.InvalidClient("the client's metadata document cannot be used: " + err.Error())
+		case ok:
+			return c, nil
+		}
+	}
+	return nil, oauth.InvalidClient("unknown client '" + oauth.SafeName(id) + "'")
+}
 
 // TokenRequest is a token endpoint request (RFC 6749 §4.1.3, §4.4.2, §6)
 // after client authentication, as plain values.

@@ -314,7 +314,7 @@ func TestParseAuthorization(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			raw := strings.ReplaceAll(tt.raw, `"`, "%22")
-			a, ae := r.e.ParseAuthorization(raw, hint)
+			a, ae := r.e.ParseAuthorization(context.Background(), raw, hint)
 			if tt.wantErr == "" {
 				if ae != nil {
 					t.Fatalf("error %v", ae.Err)
@@ -339,7 +339,7 @@ func TestAuthorizationDecisions(t *testing.T) {
 	now := r.clock.Now()
 	sess := &store.Session{ID: strings.Repeat("a", 64), Subject: "alice", AuthTime: now.Add(-time.Hour)}
 	parse := func(extra string) *Authorization {
-		a, ae := r.e.ParseAuthorization("client_id=portal&response_type=code&scope=openid&code_challenge="+challenge(verifier)+"&code_challenge_method=S256"+extra, func(string) (string, bool) { return "bob", true })
+		a, ae := r.e.ParseAuthorization(context.Background(), "client_id=portal&response_type=code&scope=openid&code_challenge="+challenge(verifier)+"&code_challenge_method=S256"+extra, func(string) (string, bool) { return "bob", true })
 		if ae != nil {
 			t.Fatal(ae.Err)
 		}

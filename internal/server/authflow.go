@@ -42,8 +42,8 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 }
 
 // parseAuth validates a raw authorization request with the engine.
-func (s *Server) parseAuth(w http.ResponseWriter, raw string) (*grant.Authorization, *grant.AuthError) {
-	req, ae := s.grants.ParseAuthorization(raw, s.idTokenHintSubject)
+func (s *Server) parseAuth(w http.ResponseWriter, r *http.Request, raw string) (*grant.Authorization, *grant.AuthError) {
+	req, ae := s.grants.ParseAuthorization(r.Context(), raw, s.idTokenHintSubject)
 	if req != nil {
 		setClient(w, req.Client.ID)
 	}
@@ -52,7 +52,7 @@ func (s *Server) parseAuth(w http.ResponseWriter, raw string) (*grant.Authorizat
 
 // startAuth runs a fresh authorization request.
 func (s *Server) startAuth(w http.ResponseWriter, r *http.Request, raw string) {
-	req, ae := s.parseAuth(w, raw)
+	req, ae := s.parseAuth(w, r, raw)
 	if ae != nil {
 		s.failAuth(w, r, req, ae)
 		return
@@ -134,7 +134,7 @@ func (s *Server) handleAuthForm(w http.ResponseWriter, r *http.Request) {
 		s.formExpired(w)
 		return
 	}
-	req, ae := s.parseAuth(w, r.PostForm.Get(web.FieldRequestID))
+	req, ae := s.parseAuth(w, r, r.PostForm.Get(web.FieldRequestID))
 	if ae != nil {
 		s.failAuth(w, r, req, ae)
 		return
@@ -173,7 +173,7 @@ func (s *Server) handleConsent(w http.ResponseWriter, r *http.Request) {
 		s.formExpired(w)
 		return
 	}
-	req, ae := s.parseAuth(w, t.Request)
+	req, ae := s.parseAuth(w, r, t.Request)
 	switch {
 	case ae != nil:
 		s.failAuth(w, r, req, ae)

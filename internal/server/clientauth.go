@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/base64"
+	"github.com/gatehouse/gatehouse/config"
 	"net/http"
 	"net/url"
 	"strings"
@@ -48,6 +49,17 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 		}
 		setClient(w, id)
 		return c, nil
+	case c == nil && method == oauth.AuthNone && s.metadataClients:
+		// A client known by its metadata document identifies itself
+		// with the document's URL, like any public client; the
+		// document decides whether it may.
+		gc, oe := s.grants.LookupClient(r.Context(), id)
+		if oe != nil {
+			s.clientAuthFailed(r, id, "metadata_document")
+			return nil, oe
+		}
+		setClient(w, id)
+		return &clientEntry{cfg: &config.Client{ID: gc.ID, Name: gc.Name, RedirectURIs: gc.RedirectURIs}}, nil
 	case c == nil:
 		return refuse("unknown_client")
 	case method == oauth.AuthNone:

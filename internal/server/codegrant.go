@@ -27,7 +27,12 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oe)
 		return
 	}
-	res, oe := s.grants.Token(r.Context(), *s.grants.Client(c.cfg.ID), req)
+	gc, oe := s.grants.LookupClient(r.Context(), c.cfg.ID)
+	if oe != nil {
+		s.writeError(w, r, oe)
+		return
+	}
+	res, oe := s.grants.Token(r.Context(), *gc, req)
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return

@@ -42,6 +42,11 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 		// (gatehouse proxy discovers it here).
 		oauth.DiscoveryRoutesEndpoint: s.issuer + pathRoutes,
 	}
+	if s.cfg.ClientMetadataDocuments != nil {
+		// draft-ietf-oauth-client-id-metadata-document: a client_id may
+		// be the https URL of the client's metadata document.
+		m["client_id_metadata_document_supported"] = true
+	}
 	if as, err = json.Marshal(m); err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/connector"
@@ -398,6 +399,12 @@ func (s *Server) showConsent(w http.ResponseWriter, r *http.Request, req *grant.
 		Action: s.issuer + pathAuthorize, CSRFToken: s.csrfToken(w, r, sess), RequestID: ticket,
 		ClientName: s.clientName(req.Client.ID), ClientID: req.Client.ID, Username: sess.Subject,
 		OfflineAccess: req.HasScope("offline_access"),
+	}
+	if c := req.Client; c.Metadata {
+		d.ClientName, d.Unverified, d.LoopbackOnly = c.Name, true, c.LoopbackOnly
+		if u, err := url.Parse(req.RedirectURI); err == nil {
+			d.RedirectHost = u.Host
+		}
 	}
 	for _, sc := range req.Grant.Scopes {
 		d.Scopes = append(d.Scopes, web.Item{ID: sc, Name: sc})

@@ -90,6 +90,9 @@ type Server struct {
 	secretFloor   *secret.Floor
 	passwordFloor *secret.Floor
 	users         map[string]*user
+	// metadataClients: clients known by a metadata document are accepted
+	// (client_metadata_documents).
+	metadataClients bool
 	// sources are the identity sources (connectors); people are everyone
 	// who can sign in, as the grant engine sees them.
 	sources *sources

@@ -100,7 +100,7 @@ func (s *Server) handleUpstreamCallback(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	http.SetCookie(w, s.expiredCookie(s.upstreamCookie))
-	req, ae := s.parseAuth(w, t.Request)
+	req, ae := s.parseAuth(w, r, t.Request)
 	if ae != nil {
 		s.failAuth(w, r, req, ae)
 		return
