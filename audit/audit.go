@@ -2,6 +2,7 @@ package audit
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/config"
 )
@@ -141,6 +142,7 @@ func Build(cfg *config.Config) *Report {
 	if cfg == nil {
 		return r
 	}
+	cfg = withMetadataClass(cfg)
 	model := cfg.PolicyModel()
 
 	// Columns first, so every later lookup has one place to ask "is this a
@@ -294,4 +296,25 @@ func cloneNonNil(s []string) []string {
 		return []string{}
 	}
 	return slices.Clone(s)
+}
+
+// MetadataClassID is the row that stands for every client known only by
+// its Client ID Metadata Document (client_metadata_documents): they share
+// one policy, so the matrix and the policy rules judge it once.
+const MetadataClassID = "(metadata-document clients)"
+
+// withMetadataClass returns cfg with the metadata-document class as one
+// more public client, so rules such as deny {from_tags: [public]} apply to
+// what such clients may obtain.
+func withMetadataClass(cfg *config.Config) *config.Config {
+	m := cfg.ClientMetadataDocuments
+	if m == nil {
+		return cfg
+	}
+	c := *cfg
+	c.Clients = append(slices.Clip(cfg.Clients), config.Client{ID: MetadataClassID,
+		Name: "clients of " + strings.Join(m.AllowedHosts, ", "), Audience: m.Audience, Scopes: m.Scopes,
+		GrantTypes: []string{"authorization_code", "refresh_token"}, Tags: m.MetadataClientTags(),
+		RedirectURIs: []string{"https://metadata-document.invalid/"}})
+	return &c
 }

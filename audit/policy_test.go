@@ -283,3 +283,28 @@ func TestWildcardLike(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataClassUnderPolicy (issue 13): the clients known by metadata
+// documents are one public row of the matrix, and policy rules judge what
+// their class may obtain.
+func TestMetadataClassUnderPolicy(t *testing.T) {
+	cfg, err := config.Parse([]byte(`issuer: https://id.example.com
+clients:
+  - id: mcp-api
+    resource_uri: https://mcp.example.com/mcp
+    tags: [internal]
+client_metadata_documents:
+  allowed_hosts: [app.example.com]
+  audience: [mcp-api]
+policy:
+  - name: public clients never reach internal APIs
+    deny: {from_tags: [public], to_tags: [internal]}
+`), "t.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Build(cfg)
+	if len(r.Violations) != 1 || r.Violations[0].Client != MetadataClassID || r.Violations[0].Audience != "mcp-api" {
+		t.Errorf("violations: %+v", r.Violations)
+	}
+}

@@ -30,6 +30,11 @@ func (d *decoder) validatePolicy(cfg *Config, clientIDs, externalIDs map[string]
 			clientTags[t] = true
 		}
 	}
+	if m := cfg.ClientMetadataDocuments; m != nil {
+		for _, t := range m.MetadataClientTags() {
+			clientTags[t] = true
+		}
+	}
 	for _, a := range cfg.ExternalAudiences {
 		for _, t := range a.Tags {
 			externalTags[t] = true
