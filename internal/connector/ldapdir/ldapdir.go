@@ -174,6 +174,10 @@ func (d *Directory) Login(ctx context.Context, username, password string) (conne
 		e, err := d.find(c, username)
 		if err != nil {
 			if errors.Is(err, connector.ErrNotFound) {
+				// Bind as nobody anyway, so an unknown username costs the
+				// directory round trips a wrong password does: the time
+				// must not tell who has an account.
+				_ = d.checkPassword(ctx, "uid=gatehouse-nobody,"+d.o.UserBaseDN, password)
 				return connector.ErrInvalidCredentials
 			}
 			return err
