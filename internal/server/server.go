@@ -274,9 +274,14 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 		return nil, err
 	}
 	s.people = &people{yaml: s.users, store: sh.store, sources: s.sources, now: sh.now}
+	var metadata grant.MetadataClients
+	if m := cfg.ClientMetadataDocuments; m != nil {
+		s.model.SetMetadataClass(&policy.MetadataClass{Audience: m.Audience, Scopes: m.Scopes})
+		metadata, s.metadataClients = newMetadataClients(m), true
+	}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
 		Store: sh.store, Users: s.people, RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
-		Events: sh.events})
+		Events: sh.events, Metadata: metadata})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}
