@@ -17,7 +17,7 @@ import (
 
 // clientDocument serves a Client ID Metadata Document at /client.json
 // naming redirect as its one redirect URI, and counts fetches.
-func clientDocument(t *testing.T, redirect string) (*httptest.Server, *atomic.Int64) {
+func clientDocument(t testing.TB, redirect string) (*httptest.Server, *atomic.Int64) {
 	var hits atomic.Int64
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -190,4 +191,50 @@ func serveIn(h http.Handler, e *env, method, target string, form url.Values, coo
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec
+}
+
+// BenchmarkRefreshByClientKind compares a refresh-token request of a
+// configured public client (spa) with one of a client known by its
+// metadata document, whose document is cached: in-process, alternating
+// in one run. Target (issue 13): the metadata client at most 1.1×.
+func BenchmarkRefreshByClientKind(b *testing.B) {
+	const redirect = "http://127.0.0.1:33418/callback"
+	doc, _ := clientDocument(b, redirect)
+	id := doc.URL + "/client.json"
+	e := start(b, withMetadataClients)
+	h := e.server.Handler()
+	refreshToken := func(clientID, redirectURI string) string {
+		verifier := oauth2.GenerateVerifier()
+		q := url.Values{"client_id": {clientID}, "redirect_uri": {redirectURI}, "response_type": {"code"}, "state": {"s"},
+			"scope": {"openid orders:read offline_access"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+		br := newBrowser(b)
+		p := br.login(e, br.get(e.srv.URL+"/authorize?"+q.Encode()), "alice", "alice-password-1")
+		if p.location == nil {
+			p = br.consent(e, p, "allow")
+		}
+		rec := serveIn(h, e, "POST", "/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {clientID},
+			"code": {p.location.Query().Get("code")}, "redirect_uri": {redirectURI}, "code_verifier": {verifier}}, nil)
+		var body struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.RefreshToken == "" {
+			b.Fatalf("%s: %s", clientID, rec.Body.String())
+		}
+		return body.RefreshToken
+	}
+	for _, tc := range []struct{ name, client, redirect string }{{"configured", "spa", "http://127.0.0.1:3000/spa"}, {"metadata", id, redirect}} {
+		b.Run(tc.name, func(b *testing.B) {
+			rt := refreshToken(tc.client, tc.redirect)
+			for b.Loop() {
+				rec := serveIn(h, e, "POST", "/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {tc.client}, "refresh_token": {rt}}, nil)
+				var body struct {
+					RefreshToken string `json:"refresh_token"`
+				}
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.RefreshToken == "" {
+					b.Fatal(rec.Body.String())
+				}
+				rt = body.RefreshToken
+			}
+		})
+	}
 }
