@@ -163,7 +163,7 @@ func (m *Middleware) challengeFor(code Code, desc, scope string) string {
 		return m.challenge
 	}
 	sep := ", "
-	if m.realm == "" {
+	if m.challenge == "Bearer" {
 		sep = " "
 	}
 	s := m.challenge + sep + `error="` + string(code) + `", error_description="` + desc + `"`

@@ -74,10 +74,14 @@ type Middleware struct {
 	v        Verifier
 	realm    string
 	realmSet bool
-	// challenge is `Bearer realm="…"`, computed once: every refusal starts
-	// with it.
+	// challenge is `Bearer realm="…"` (and resource_metadata when set),
+	// computed once: every refusal starts with it.
 	challenge string
 	hook      func(*http.Request, Decision)
+	// meta is the protected resource metadata document (RFC 9728), its
+	// URL and path; empty when not configured.
+	meta              []byte
+	metaURL, metaPath string
 }
 
 // New returns middleware that checks tokens with v. It panics when v is
@@ -96,9 +100,19 @@ func New(v Verifier, opts ...Option) *Middleware {
 			m.realm = a.Audience()
 		}
 	}
-	m.challenge = "Bearer"
+	var params []string
 	if m.realm != "" {
-		m.challenge = `Bearer realm="` + quoteRealm(m.realm) + `"`
+		params = append(params, `realm="`+quoteRealm(m.realm)+`"`)
+	}
+	if m.metaURL != "" {
+		// RFC 9728 §5.1: every challenge says where the metadata is, so
+		// a client that holds no token yet can find the authorization
+		// server (the MCP authorization flow starts here).
+		params = append(params, `resource_metadata="`+paramValue(m.metaURL)+`"`)
+	}
+	m.challenge = "Bearer"
+	if len(params) > 0 {
+		m.challenge += " " + strings.Join(params, ", ")
 	}
 	return m
 }

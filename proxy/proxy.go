@@ -42,12 +42,14 @@
 //     X-Cluster-Client-IP, CF-Connecting-IP, Fastly-Client-IP,
 //     X-Originating-IP, X-Remote-IP, X-Remote-Addr, X-ProxyUser-IP,
 //     X-Url-Scheme, Front-End-Https, X-Host and X-Original-Host;
-//   - the Authorization header as the client sent it, the one the proxy
-//     checked (an Authorization trailer, never checked, is removed),
-//     unless Config.StripAuthorization: an upstream may verify the token
-//     again (defence in depth) or exchange it for calls of its own
-//     (RFC 8693). Strip it when the upstream should see only the
-//     X-Gatehouse- headers.
+//   - no Authorization header, unless Config.ForwardToken: the token was
+//     issued for the API the proxy guards, and an upstream that holds it
+//     could replay it elsewhere ("token passthrough", which the MCP
+//     specification forbids); the upstream learns who called from the
+//     X-Gatehouse- headers. With ForwardToken the header the proxy checked
+//     is forwarded as the client sent it, for an upstream that verifies it
+//     again or exchanges it (RFC 8693). An Authorization trailer, never
+//     checked, is always removed.
 //
 // With Config.Routes, the route is matched on the escaped path that is
 // forwarded, and paths an upstream could decode into another route
@@ -141,9 +143,20 @@ type Config struct {
 	// Logger receives one access log line per request at level Info, and
 	// the reverse proxy's own errors at level Warn. Nil: no logging.
 	Logger *slog.Logger
-	// StripAuthorization removes the Authorization header from forwarded
-	// requests, so the upstream never sees the token.
+	// ForwardToken forwards the client's Authorization header to the
+	// upstream. Off by default: see the package documentation.
+	ForwardToken bool
+	// StripAuthorization is the old switch for what is now the default
+	// (the token is not forwarded); it wins over ForwardToken.
+	//
+	// Deprecated: the token is stripped unless ForwardToken is set.
 	StripAuthorization bool
+	// ResourceMetadata, when set, is the API's protected resource
+	// metadata (RFC 9728): the proxy serves it at its well-known path
+	// (httpauth.MetadataPath) without a token, never forwarding that
+	// request, and every challenge names it (resource_metadata), which is
+	// how MCP clients find the authorization server.
+	ResourceMetadata *httpauth.ResourceMetadata
 	// PreserveHost forwards the client's Host header instead of the
 	// upstream's host (the original is in X-Forwarded-Host either way).
 	PreserveHost bool
@@ -216,6 +229,9 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Realm != "" {
 		opts = append(opts, httpauth.WithRealm(cfg.Realm))
 	}
+	if cfg.ResourceMetadata != nil {
+		opts = append(opts, httpauth.WithResourceMetadata(*cfg.ResourceMetadata))
+	}
 	u := *cfg.Upstream // a copy: the caller may reuse its URL
 	if u.Path != "" && !strings.HasPrefix(u.Path, "/") {
 		// url.URL.JoinPath on a host-only URL yields "api/v1"; as a
@@ -230,7 +246,7 @@ func New(cfg Config) (http.Handler, error) {
 		scopes:    append([]string(nil), cfg.Scopes...),
 		routes:    cfg.Routes,
 		upstream:  &u,
-		stripAuth: cfg.StripAuthorization,
+		stripAuth: cfg.StripAuthorization || !cfg.ForwardToken,
 		keepHost:  cfg.PreserveHost,
 		logger:    cfg.Logger,
 	}
@@ -279,6 +295,11 @@ func newTransport(responseHeaderTimeout time.Duration) *http.Transport {
 // writes the access log line.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	if h.auth.IsMetadataRequest(r) {
+		h.auth.MetadataHandler().ServeHTTP(w, r)
+		h.access(r, http.StatusOK, "metadata", "", nil, start)
+		return
+	}
 	scopes := h.scopes
 	var unrouted http.Handler
 	if h.routes != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,8 @@ type Routes struct {
 type routeSnapshot struct {
 	mux   *http.ServeMux
 	count int
+	// scopes are every route's scopes, once each, in route order.
+	scopes []string
 }
 
 // routeRule is what a route's patterns are registered with. It is never
@@ -69,6 +72,18 @@ func (t *Routes) Set(rs []oauth.Route) error {
 		return err
 	}
 	t.cur.Store(snap)
+	return nil
+}
+
+// Scopes returns the scopes the routes in force name, once each: what the
+// API's protected resource metadata lists as scopes_supported.
+func (t *Routes) Scopes() []string {
+	if t == nil {
+		return nil
+	}
+	if s := t.cur.Load(); s != nil {
+		return slices.Clone(s.scopes)
+	}
 	return nil
 }
 
@@ -111,7 +126,15 @@ func buildRoutes(rs []oauth.Route) (*routeSnapshot, error) {
 			}
 		}
 	}
-	return &routeSnapshot{mux: mux, count: len(rs)}, nil
+	var scopes []string
+	for _, r := range rs {
+		for _, sc := range r.Scopes {
+			if !slices.Contains(scopes, sc) {
+				scopes = append(scopes, sc)
+			}
+		}
+	}
+	return &routeSnapshot{mux: mux, count: len(rs), scopes: scopes}, nil
 }
 
 // handle registers a pattern, turning ServeMux's panic on a malformed or

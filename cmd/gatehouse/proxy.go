@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gatehouse/gatehouse/httpauth"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,11 +24,18 @@ type proxyFlags struct {
 	scopes                             []string
 	logFormat, logLevel                string
 	stripAuth, preserveHost, insecure  bool
-	tokenCache                         int
-	upstreamTimeout                    time.Duration
-	readHeaderTimeout, readTimeout     time.Duration
-	writeTimeout, idleTimeout          time.Duration
-	shutdownTimeout                    time.Duration
+	// forwardToken passes the client's token upstream (off: MCP forbids
+	// token passthrough); resource is the API's resource URI, whose
+	// RFC 9728 metadata the proxy serves; alsoAudiences are further names
+	// of the API a token may carry.
+	forwardToken                   bool
+	resource                       string
+	alsoAudiences                  []string
+	tokenCache                     int
+	upstreamTimeout                time.Duration
+	readHeaderTimeout, readTimeout time.Duration
+	writeTimeout, idleTimeout      time.Duration
+	shutdownTimeout                time.Duration
 	// Route mode: the rules come from the issuer's routes endpoint.
 	clientID, clientSecret string
 	routesRefresh          time.Duration
@@ -121,7 +130,10 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "the PEM private key of --tls-cert")
 	fl.StringVar(&f.logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "do not forward the Authorization header to the upstream")
+	fl.BoolVar(&f.forwardToken, "forward-token", false, "forward the client's Authorization header to the upstream (token passthrough; off by default)")
+	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "deprecated: the Authorization header is not forwarded unless --forward-token")
+	fl.StringVar(&f.resource, "resource", "", "the API's resource URI (e.g. https://mcp.example.com/mcp): serve its RFC 9728 metadata naming --issuer, and point every challenge at it")
+	fl.StringArrayVar(&f.alsoAudiences, "also-audience", nil, "another name of the API a token may carry in aud, e.g. its short id next to its URI (repeat for several)")
 	fl.BoolVar(&f.preserveHost, "preserve-host", false, "forward the client's Host header instead of the upstream's host")
 	fl.BoolVar(&f.insecure, "insecure-allow-http", false, "allow a plain-http issuer on a non-loopback host (only on a trusted network: keys fetched over http can be replaced)")
 	fl.IntVar(&f.tokenCache, "token-cache", 10000, "cache up to this many verified tokens (never past their exp or their key's removal); 0 disables")
@@ -167,6 +179,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 	v, err := verify.New(vctx, verify.Config{
 		Issuer:            f.issuer,
 		Audience:          f.audience,
+		AlsoAudiences:     f.alsoAudiences,
 		InsecureAllowHTTP: f.insecure,
 		CacheSize:         f.tokenCache,
 	})
@@ -191,9 +204,11 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		Routes:             routes,
 		Realm:              f.audience,
 		Logger:             logger,
+		ForwardToken:       f.forwardToken,
 		StripAuthorization: f.stripAuth,
 		PreserveHost:       f.preserveHost,
 		UpstreamTimeout:    f.upstreamTimeout,
+		ResourceMetadata:   resourceMetadata(f, routes),
 	})
 	if err != nil {
 		return err
@@ -245,4 +260,21 @@ func loadRoutes(ctx context.Context, f proxyFlags, logger *slog.Logger) (*proxy.
 		logger.Warn("the API declares no routes: every request is refused; add routes: to client " + f.clientID + " in the issuer's configuration")
 	}
 	return routes, fetcher, nil
+}
+
+// resourceMetadata is the RFC 9728 document of --resource, or nil: the
+// issuer, and the scopes the API takes (--scope, or every route's).
+func resourceMetadata(f proxyFlags, routes *proxy.Routes) *httpauth.ResourceMetadata {
+	if f.resource == "" {
+		return nil
+	}
+	scopes := slices.Clone(f.scopes)
+	if routes != nil {
+		for _, s := range routes.Scopes() {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	return &httpauth.ResourceMetadata{Resource: f.resource, AuthorizationServers: []string{f.issuer}, ScopesSupported: scopes}
 }

@@ -1,0 +1,130 @@
+package httpauth
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/oauth"
+)
+
+// ResourceMetadata is an OAuth 2.0 Protected Resource Metadata document
+// (RFC 9728 §2): what a client learns about an API before it holds a
+// token — above all which authorization servers issue tokens for it. MCP
+// clients start their sign-in from it.
+type ResourceMetadata struct {
+	// Resource is the API's resource identifier, the value clients send
+	// as RFC 8707 resource and that tokens carry in aud; written in
+	// canonical form (oauth.CanonicalResource).
+	Resource string `json:"resource"`
+	// AuthorizationServers are the issuers whose tokens the API accepts.
+	AuthorizationServers []string `json:"authorization_servers,omitempty"`
+	// ScopesSupported are the scopes the API understands.
+	ScopesSupported []string `json:"scopes_supported,omitempty"`
+	// BearerMethodsSupported is how a token may be sent; default
+	// ["header"] (RFC 6750 §2.1 only).
+	BearerMethodsSupported []string `json:"bearer_methods_supported,omitempty"`
+	// ResourceName is a name for people.
+	ResourceName string `json:"resource_name,omitempty"`
+}
+
+// wellKnown is RFC 9728 §3's well-known suffix.
+const wellKnown = "/.well-known/oauth-protected-resource"
+
+// MetadataPath is where the metadata of resource is served on its host
+// (RFC 9728 §3.1): the well-known suffix, followed by the resource's path
+// when it has one (https://mcp.example.com/mcp →
+// /.well-known/oauth-protected-resource/mcp).
+func MetadataPath(resource string) (string, error) {
+	u, err := resourceURL(resource)
+	if err != nil {
+		return "", err
+	}
+	return wellKnown + u.EscapedPath(), nil
+}
+
+// MetadataURL is the absolute URL of the metadata of resource.
+func MetadataURL(resource string) (string, error) {
+	u, err := resourceURL(resource)
+	if err != nil {
+		return "", err
+	}
+	return u.Scheme + "://" + u.Host + wellKnown + u.EscapedPath(), nil
+}
+
+func resourceURL(resource string) (*url.URL, error) {
+	c, err := oauth.CanonicalResource(resource)
+	if err != nil {
+		return nil, err
+	}
+	if !oauth.IsResourceURI(c) {
+		return nil, errors.New("httpauth: a protected resource is identified by an http(s) URI, not " + oauth.SafeName(resource))
+	}
+	return url.Parse(c)
+}
+
+// WithResourceMetadata makes the middleware describe its API (RFC 9728):
+// every challenge carries resource_metadata with the document's URL, and
+// MetadataHandler serves the document. meta.Resource is written in
+// canonical form. New panics on a Resource that is not an http(s) URI
+// (a programming error, like an invalid scope).
+func WithResourceMetadata(meta ResourceMetadata) Option {
+	return func(m *Middleware) {
+		c, err := oauth.CanonicalResource(meta.Resource)
+		if err == nil {
+			meta.Resource = c
+		}
+		if len(meta.BearerMethodsSupported) == 0 {
+			meta.BearerMethodsSupported = []string{"header"}
+		}
+		if m.metaURL, err = MetadataURL(meta.Resource); err != nil {
+			panic(err.Error())
+		}
+		m.metaPath, _ = MetadataPath(meta.Resource)
+		m.meta, _ = json.Marshal(meta)
+	}
+}
+
+// MetadataPath returns where MetadataHandler must be mounted ("" without
+// WithResourceMetadata).
+func (m *Middleware) MetadataPath() string { return m.metaPath }
+
+// MetadataURL returns the metadata URL the challenges carry ("" without
+// WithResourceMetadata).
+func (m *Middleware) MetadataURL() string { return m.metaURL }
+
+// MetadataHandler serves the metadata document: GET and HEAD, public
+// (Access-Control-Allow-Origin: *, for browser clients), cacheable for an
+// hour. Mount it at MetadataPath, outside the token check.
+func (m *Middleware) MetadataHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", "*")
+		switch {
+		case m.meta == nil:
+			http.NotFound(w, r)
+			return
+		case r.Method == http.MethodOptions:
+			h.Set("Access-Control-Allow-Methods", "GET, HEAD")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
+			h.Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "public, max-age=3600")
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(m.meta)
+		}
+	})
+}
+
+// IsMetadataRequest reports whether r asks for the metadata document
+// (its path, without the token check).
+func (m *Middleware) IsMetadataRequest(r *http.Request) bool {
+	return m.metaPath != "" && strings.TrimSuffix(r.URL.Path, "/") == m.metaPath
+}

@@ -1,0 +1,97 @@
+package proxy_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/httpauth"
+	"github.com/gatehouse/gatehouse/proxy"
+)
+
+// TestResourceMetadata (issue 13): the proxy serves the API's RFC 9728
+// metadata at the path-inserted well-known URL without a token and never
+// forwards that request; its 401 and 403 challenges name the document (and
+// the missing scope); the resource_metadata URL resolves to the document.
+func TestResourceMetadata(t *testing.T) {
+	e := newEnv(t, func(c *proxy.Config) {
+		c.ResourceMetadata = &httpauth.ResourceMetadata{Resource: "https://API.example.com/mcp/", AuthorizationServers: []string{"https://id.example.com"},
+			ScopesSupported: []string{"orders:read"}}
+	})
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/.well-known/oauth-protected-resource/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta map[string]any
+	json.NewDecoder(resp.Body).Decode(&meta)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || meta["resource"] != "https://api.example.com/mcp" || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Fatalf("metadata: %d %v", resp.StatusCode, meta)
+	}
+	if servers, _ := meta["authorization_servers"].([]any); len(servers) != 1 || servers[0] != "https://id.example.com" {
+		t.Errorf("authorization_servers %v", meta["authorization_servers"])
+	}
+	if h, _, _ := e.up.last(); h != nil {
+		t.Error("the metadata request reached the upstream")
+	}
+	// 401 without a token: the challenge points at the document.
+	resp, err = http.Get(srv.URL + "/mcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ch := resp.Header.Get("WWW-Authenticate")
+	const want = `resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/mcp"`
+	if resp.StatusCode != 401 || !strings.Contains(ch, want) {
+		t.Errorf("401 challenge %q", ch)
+	}
+	u, _ := url.Parse(strings.TrimSuffix(strings.SplitN(ch, `resource_metadata="`, 2)[1], `"`))
+	if p, _ := httpauth.MetadataPath("https://api.example.com/mcp"); u.Path != p {
+		t.Errorf("the challenge's URL path %q is not where the document is served (%q)", u.Path, p)
+	}
+	// 403: the missing scope and the document.
+	req, _ := http.NewRequest("GET", srv.URL+"/mcp", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token("openid"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ch := resp.Header.Get("WWW-Authenticate"); resp.StatusCode != 403 || !strings.Contains(ch, `scope="orders:read"`) || !strings.Contains(ch, want) {
+		t.Errorf("403 challenge %d %q", resp.StatusCode, ch)
+	}
+}
+
+// TestStreamsUnbuffered: a server-sent event reaches the client while the
+// upstream still holds the response open (MCP's streamable HTTP).
+func TestStreamsUnbuffered(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Write([]byte("data: first\n\n"))
+		w.(http.Flusher).Flush()
+		<-release
+	}))
+	defer up.Close()
+	defer close(release)
+	e := newEnv(t, func(c *proxy.Config) { c.Upstream, _ = url.Parse(up.URL) })
+	srv := httptest.NewServer(e.h)
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+e.token("orders:read"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "data: first\n" {
+		t.Fatalf("first event: %q %v", line, err)
+	}
+}
