@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 
 	"github.com/gatehouse/gatehouse/config"
@@ -25,8 +26,8 @@ type madeClient struct {
 	gc  *grant.Client
 }
 
-func newMetadataClients(m *config.MetadataClients) *metadataClients {
-	return &metadataClients{r: cimd.New(cimd.Policy{AllowedHosts: m.AllowedHosts, AllowLoopback: m.AllowLoopback})}
+func newMetadataClients(m *config.MetadataClients, transport *http.Transport) *metadataClients {
+	return &metadataClients{r: cimd.New(cimd.Policy{AllowedHosts: m.AllowedHosts, AllowLoopback: m.AllowLoopback, Transport: transport})}
 }
 
 // Client implements grant.MetadataClients.

@@ -55,6 +55,10 @@ type Options struct {
 	MetricsOnMainListener bool
 	// Events receives the audit trail (internal/events); nil drops it.
 	Events events.Sink
+	// MetadataTransport, for tests, carries the fetches of client
+	// metadata documents (its TLS roots, say); the address checks of
+	// internal/cimd still apply.
+	MetadataTransport *http.Transport
 }
 
 // Limits on what a request may cost. Token and introspection requests are a
@@ -136,6 +140,8 @@ type shared struct {
 	// Cookie names: with an https issuer they carry the __Host- prefix,
 	// which browsers accept only when Secure, host-only and Path=/.
 	sessionCookie, csrfCookie, upstreamCookie string
+	// metadataTransport is Options.MetadataTransport.
+	metadataTransport *http.Transport
 	secureCookies                             bool
 
 	metrics *metrics
@@ -232,6 +238,7 @@ func New(o Options) (*Server, error) {
 		loginByIP:   newFailureLimiter(3*time.Second, 20, 10000, 1),
 	}
 	sh.store = &countedStore{Store: o.Store, errs: sh.metrics.storeErrs}
+	sh.metadataTransport = o.MetadataTransport
 	sh.reloads = newReloadCounter(sh.metrics.reg)
 	sh.sessionCookie, sh.csrfCookie, sh.upstreamCookie = "gatehouse_session", "gatehouse_csrf", "gatehouse_upstream"
 	if strings.HasPrefix(sh.issuer, "https://") {
@@ -277,7 +284,7 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 	var metadata grant.MetadataClients
 	if m := cfg.ClientMetadataDocuments; m != nil {
 		s.model.SetMetadataClass(&policy.MetadataClass{Audience: m.Audience, Scopes: m.Scopes})
-		metadata, s.metadataClients = newMetadataClients(m), true
+		metadata, s.metadataClients = newMetadataClients(m, sh.metadataTransport), true
 	}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
 		Store: sh.store, Users: s.people, RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
