@@ -1,6 +1,10 @@
 package audit
 
 import (
+	"encoding/json"
+	"fmt"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -306,5 +310,38 @@ policy:
 	r := Build(cfg)
 	if len(r.Violations) != 1 || r.Violations[0].Client != MetadataClassID || r.Violations[0].Audience != "mcp-api" {
 		t.Errorf("violations: %+v", r.Violations)
+	}
+}
+
+// TestExplainCanonicalResource: the audit explains a request naming a URI
+// in any spelling of the shared table exactly as the endpoint decides it.
+func TestExplainCanonicalResource(t *testing.T) {
+	b, err := os.ReadFile("../oauth/testdata/resources.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct{ In, Want, Err string }
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		if tc.Err != "" || !strings.HasPrefix(tc.Want, "http") {
+			continue
+		}
+		cfg, err := config.Parse([]byte(fmt.Sprintf(`issuer: https://id.example.com
+clients:
+  - id: job
+    secret: job-secret-123456789
+    grant_types: [client_credentials]
+    audience: [%q]
+external_audiences: [%q]
+`, tc.Want, tc.Want)), "t.yaml", func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, _, err := Explain(cfg, "job", "", policy.Request{Resources: []string{tc.In}}, nil)
+		if err != nil || !x.Granted || x.Audience.String() != tc.Want {
+			t.Errorf("%q: %+v %v", tc.In, x, err)
+		}
 	}
 }

@@ -2,10 +2,13 @@ package proxy_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/verify"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -93,5 +96,37 @@ func TestStreamsUnbuffered(t *testing.T) {
 	line, err := bufio.NewReader(resp.Body).ReadString('\n')
 	if err != nil || line != "data: first\n" {
 		t.Fatalf("first event: %q %v", line, err)
+	}
+}
+
+// TestAudienceTable: the proxy accepts a token for its API in any
+// spelling of the shared canonicalisation table (oauth/testdata).
+func TestAudienceTable(t *testing.T) {
+	b, err := os.ReadFile("../oauth/testdata/resources.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct{ In, Want, Err string }
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range cases {
+		if tc.Err != "" || !strings.Contains(tc.In, "://") {
+			continue
+		}
+		e := newEnv(t)
+		v, err := verify.New(context.Background(), verify.Config{Issuer: e.iss.URL, Audience: tc.In, Clock: e.iss.Clock.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := proxy.New(proxy.Config{Verifier: v, Upstream: e.up.url(t)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, get("/", e.iss.Token(client, "", tc.Want)))
+		if w.Code != 200 {
+			t.Errorf("proxy for %q, token for %q: %d", tc.In, tc.Want, w.Code)
+		}
 	}
 }
