@@ -43,7 +43,9 @@ func TestAudienceCanonical(t *testing.T) {
 			t.Errorf("aud %q accepted for https://mcp.example.com/mcp", aud)
 		}
 	}
-	both := newEnv(t, func(c *verify.Config) { c.Audience, c.AlsoAudiences = "https://mcp.example.com/mcp", []string{"mcp-api"} })
+	both := newEnv(t, func(c *verify.Config) {
+		c.Audience, c.AlsoAudiences = "https://mcp.example.com/mcp", []string{"mcp-api"}
+	})
 	if _, err := both.v.Verify(context.Background(), both.key.Sign(both.iss.Claims(client, "", "mcp-api"))); err != nil {
 		t.Errorf("the short id with AlsoAudiences: %v", err)
 	}

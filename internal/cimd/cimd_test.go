@@ -100,7 +100,10 @@ func TestRefusals(t *testing.T) {
 		{"secret auth method", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic"}`), "not allowed"},
 		{"implicit", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb"],"response_types":["token"]}`), "only code"},
 		{"oversized", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb"],"client_name":"` + strings.Repeat("x", 6000) + `"}`), "larger than"},
-		{"not json", func(w http.ResponseWriter, _ string) { w.Header().Set("Content-Type", "text/html"); fmt.Fprint(w, "<html>") }, "not application/json"},
+		{"not json", func(w http.ResponseWriter, _ string) {
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<html>")
+		}, "not application/json"},
 		{"404", func(w http.ResponseWriter, _ string) { http.NotFound(w, nil) }, "HTTP 404"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -142,7 +142,7 @@ type shared struct {
 	sessionCookie, csrfCookie, upstreamCookie string
 	// metadataTransport is Options.MetadataTransport.
 	metadataTransport *http.Transport
-	secureCookies                             bool
+	secureCookies     bool
 
 	metrics *metrics
 	usage   *usageCounters
