@@ -38,3 +38,10 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086 # one word per package
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 fi
+
+# Clients nobody here wrote, on Node 22 from the npm package node: the MCP
+# conformance tool (internal/server/mcp_conformance_test.go). npm ci
+# installs exactly tools/node/package-lock.json.
+if [ ! -x tools/node/node_modules/.bin/node ] || [ tools/node/package-lock.json -nt tools/node/node_modules ]; then
+  npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
+fi
