@@ -30,8 +30,10 @@ type ResourceMetadata struct {
 	ResourceName string `json:"resource_name,omitempty"`
 }
 
-// wellKnown is RFC 9728 §3's well-known suffix.
-const wellKnown = "/.well-known/oauth-protected-resource"
+// WellKnownResourceMetadata is RFC 9728 §3's well-known path prefix.
+const WellKnownResourceMetadata = "/.well-known/oauth-protected-resource"
+
+const wellKnown = WellKnownResourceMetadata
 
 // MetadataPath is where the metadata of resource is served on its host
 // (RFC 9728 §3.1): the well-known suffix, followed by the resource's path
@@ -45,24 +47,47 @@ func MetadataPath(resource string) (string, error) {
 	return wellKnown + u.EscapedPath(), nil
 }
 
-// MetadataURL is the absolute URL of the metadata of resource.
+// MetadataURL is the absolute URL of the metadata of resource: the
+// well-known path inserted between the host and the resource's path and
+// query (RFC 9728 §3.1).
 func MetadataURL(resource string) (string, error) {
 	u, err := resourceURL(resource)
 	if err != nil {
 		return "", err
 	}
-	return u.Scheme + "://" + u.Host + wellKnown + u.EscapedPath(), nil
+	out := u.Scheme + "://" + u.Host + wellKnown + u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out, nil
 }
 
 func resourceURL(resource string) (*url.URL, error) {
 	c, err := oauth.CanonicalResource(resource)
 	if err != nil {
-		return nil, err
+		return nil, errors.New("httpauth: resource " + oauth.SafeName(resource) + ": " + err.Error())
 	}
 	if !oauth.IsResourceURI(c) {
 		return nil, errors.New("httpauth: a protected resource is identified by an http(s) URI, not " + oauth.SafeName(resource))
 	}
-	return url.Parse(c)
+	u, err := url.Parse(c)
+	if err != nil || !validHost(u.Hostname()) {
+		// net/url takes hosts no client resolves ("a!b", quotes), which
+		// would also break the challenge's quoted-string.
+		return nil, errors.New("httpauth: resource " + oauth.SafeName(resource) + " has no valid host")
+	}
+	return u, nil
+}
+
+// validHost accepts a DNS name or an IP address.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if strings.Contains(h, ":") { // IPv6, from inside the brackets
+		return strings.Trim(h, "0123456789abcdefABCDEF:.") == ""
+	}
+	return strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789.-") == ""
 }
 
 // WithResourceMetadata makes the middleware describe its API (RFC 9728):
@@ -96,8 +121,10 @@ func (m *Middleware) MetadataPath() string { return m.metaPath }
 func (m *Middleware) MetadataURL() string { return m.metaURL }
 
 // MetadataHandler serves the metadata document: GET and HEAD, public
-// (Access-Control-Allow-Origin: *, for browser clients), cacheable for an
-// hour. Mount it at MetadataPath, outside the token check.
+// (Access-Control-Allow-Origin: *, for browser clients; OPTIONS answers a
+// preflight), cacheable for five minutes. Mount it at MetadataPath, and at
+// WellKnownResourceMetadata for clients that look at the root, outside the
+// token check.
 func (m *Middleware) MetadataHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -111,20 +138,25 @@ func (m *Middleware) MetadataHandler() http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		case r.Method != http.MethodGet && r.Method != http.MethodHead:
-			h.Set("Allow", "GET, HEAD")
+			h.Set("Allow", "GET, HEAD, OPTIONS")
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
 		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "public, max-age=3600")
+		h.Set("Cache-Control", "public, max-age=300")
 		if r.Method == http.MethodGet {
 			_, _ = w.Write(m.meta)
 		}
 	})
 }
 
-// IsMetadataRequest reports whether r asks for the metadata document
-// (its path, without the token check).
+// IsMetadataRequest reports whether r asks for the metadata document: at
+// its path-inserted path, or at the root well-known path, which clients
+// try when they know only the host.
 func (m *Middleware) IsMetadataRequest(r *http.Request) bool {
-	return m.metaPath != "" && strings.TrimSuffix(r.URL.Path, "/") == m.metaPath
+	if m.metaPath == "" {
+		return false
+	}
+	p := r.URL.Path
+	return p == m.metaPath || p == WellKnownResourceMetadata
 }

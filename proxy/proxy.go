@@ -200,6 +200,14 @@ func (cfg *Config) validate() error {
 	if cfg.UpstreamTimeout < 0 {
 		errs = append(errs, errors.New("UpstreamTimeout must not be negative"))
 	}
+	if cfg.ForwardToken && cfg.StripAuthorization {
+		errs = append(errs, errors.New("ForwardToken and StripAuthorization contradict each other"))
+	}
+	if m := cfg.ResourceMetadata; m != nil {
+		if _, err := httpauth.MetadataURL(m.Resource); err != nil {
+			errs = append(errs, fmt.Errorf("ResourceMetadata: %v", err))
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
@@ -297,7 +305,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	if h.auth.IsMetadataRequest(r) {
 		h.auth.MetadataHandler().ServeHTTP(w, r)
-		h.access(r, http.StatusOK, "metadata", "", nil, start)
+		h.access(r, http.StatusOK, "allow", "resource metadata", nil, start)
 		return
 	}
 	scopes := h.scopes

@@ -132,6 +132,7 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fl.BoolVar(&f.forwardToken, "forward-token", false, "forward the client's Authorization header to the upstream (token passthrough; off by default)")
 	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "deprecated: the Authorization header is not forwarded unless --forward-token")
+	_ = fl.MarkDeprecated("strip-authorization", "the Authorization header is not forwarded unless --forward-token")
 	fl.StringVar(&f.resource, "resource", "", "the API's resource URI (e.g. https://mcp.example.com/mcp): serve its RFC 9728 metadata naming --issuer, and point every challenge at it")
 	fl.StringArrayVar(&f.alsoAudiences, "also-audience", nil, "another name of the API a token may carry in aud, e.g. its short id next to its URI (repeat for several)")
 	fl.BoolVar(&f.preserveHost, "preserve-host", false, "forward the client's Host header instead of the upstream's host")
@@ -168,6 +169,13 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		return errors.New("--client-id needs the API's secret: set $" + proxySecretEnv + " or --client-secret")
 	case f.clientID != "" && f.routesRefresh <= 0:
 		return errors.New("--routes-refresh must be positive")
+	case f.forwardToken && f.stripAuth:
+		return errors.New("--forward-token and --strip-authorization contradict each other")
+	}
+	if f.resource != "" {
+		if _, err := httpauth.MetadataURL(f.resource); err != nil {
+			return fmt.Errorf("--resource: %v", err)
+		}
 	}
 	tlsConf, err := proxyTLS(f, logger)
 	if err != nil {
