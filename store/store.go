@@ -91,6 +91,7 @@ type Store interface {
 	LoginThrottleStore
 	PeopleStore
 	OnceStore
+	ClientRegistrationStore
 	// DeleteExpired removes what can no longer matter at now, and returns
 	// how many rows it removed:
 	//   - authorization codes, sessions, access records and access-token
@@ -103,7 +104,8 @@ type Store interface {
 	//     record naming the family is still unexpired, so AccessRevoked
 	//     stays right for the family's last access tokens;
 	//   - login failures noted at or before now - LoginFailureRetention;
-	//   - single-use values (UseOnce) with expiresAt <= now.
+	//   - single-use values (UseOnce) with expiresAt <= now;
+	//   - registered clients with ExpiresAt <= now.
 	// Consents, usage counts, people and the key ring are never removed. The work is done in
 	// bounded batches, each its own short transaction, so a large backlog
 	// never holds the write lock for long; if ctx ends or a batch fails it

@@ -50,6 +50,8 @@ var sweeps = [backend.Sweeps]string{
 		LIMIT $2 FOR UPDATE SKIP LOCKED))`,
 	backend.SweepOnce: `DELETE FROM once WHERE key = ANY(ARRAY(
 		SELECT key FROM once WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
+	backend.SweepRegisteredClients: `DELETE FROM registered_clients WHERE id = ANY(ARRAY(
+		SELECT id FROM registered_clients WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED))`,
 }
 
 // Sweep deletes at most limit rows of one sweep.

@@ -493,6 +493,7 @@ func TestQueriesUseIndexes(t *testing.T) {
 		"sessions":                           {"sessions_expires_at", "sessions_pkey"},
 		"login failures":                     {"login_failures_at", "login_failures_pkey"},
 		"single-use values":                  {"once_expires_at", "once_pkey"},
+		"registered clients":                 {"registered_clients_expires_at", "registered_clients_pkey"},
 	}
 	for sw, q := range sweeps {
 		what := backend.Sweep(sw).String()

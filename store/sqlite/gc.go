@@ -36,6 +36,8 @@ var sweeps = [backend.Sweeps]string{
 		strconv.FormatInt(store.LoginFailureRetention.Milliseconds(), 10) + ` LIMIT ?2)`,
 	backend.SweepOnce: `DELETE FROM once WHERE rowid IN
 		(SELECT rowid FROM once WHERE expires_at <= ?1 LIMIT ?2)`,
+	backend.SweepRegisteredClients: `DELETE FROM registered_clients WHERE rowid IN
+		(SELECT rowid FROM registered_clients WHERE expires_at <= ?1 LIMIT ?2)`,
 }
 
 // Sweep deletes at most limit rows of one sweep.

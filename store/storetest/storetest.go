@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UseOnce", testUseOnce},
 		{"UseOnceConcurrent", testUseOnceConcurrent},
 		{"OnceDeleteExpired", testOnceDeleteExpired},
+		{"RegisteredClients", testRegisteredClients},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

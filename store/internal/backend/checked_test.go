@@ -372,7 +372,7 @@ func TestCheckedDeleteExpired(t *testing.T) {
 		t.Errorf("DeleteExpired = %d, %v; want %d", n, err, 3*SweepBatch+4)
 	}
 	wantOrder := []Sweep{SweepAccess, SweepAccess, SweepAccess, SweepTokens, SweepFamilyTokens, SweepFamilies,
-		SweepCodes, SweepSessions, SweepSessions, SweepLoginFailures, SweepOnce}
+		SweepCodes, SweepSessions, SweepSessions, SweepLoginFailures, SweepOnce, SweepRegisteredClients}
 	if fmt.Sprint(order) != fmt.Sprint(wantOrder) {
 		t.Errorf("sweeps ran as %v, want %v", order, wantOrder)
 	}

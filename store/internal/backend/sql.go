@@ -112,6 +112,14 @@ type SQL interface {
 
 	UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error
 
+	CreateRegisteredClient(ctx context.Context, c store.RegisteredClient) error
+	// GetRegisteredClient returns the row whatever its expiry; the
+	// wrapper judges it.
+	GetRegisteredClient(ctx context.Context, id string) (store.RegisteredClient, error)
+	TouchRegisteredClient(ctx context.Context, id string, usedAt, expiresAt time.Time) error
+	// ListRegisteredClients returns every row in byte order of ID.
+	ListRegisteredClients(ctx context.Context) ([]store.RegisteredClient, error)
+
 	// Sweep deletes at most limit rows of sweep sw that have expired at
 	// now, in one statement or short transaction, and returns how many it
 	// deleted. The wrapper runs the sweeps in order, each until it deletes
@@ -216,6 +224,8 @@ const (
 	SweepLoginFailures
 	// SweepOnce: single-use values (UseOnce) with ExpiresAt <= now.
 	SweepOnce
+	// SweepRegisteredClients: registered clients with ExpiresAt <= now.
+	SweepRegisteredClients
 
 	// Sweeps is how many sweeps there are; a backend's table of sweep
 	// statements has this length.
@@ -229,14 +239,15 @@ const (
 const SweepBatch = 500
 
 var sweepNames = [Sweeps]string{
-	SweepAccess:        "access records",
-	SweepTokens:        "expired refresh tokens",
-	SweepFamilyTokens:  "refresh tokens of expired families",
-	SweepFamilies:      "refresh families",
-	SweepCodes:         "authorization codes",
-	SweepSessions:      "sessions",
-	SweepLoginFailures: "login failures",
-	SweepOnce:          "single-use values",
+	SweepAccess:            "access records",
+	SweepTokens:            "expired refresh tokens",
+	SweepFamilyTokens:      "refresh tokens of expired families",
+	SweepFamilies:          "refresh families",
+	SweepCodes:             "authorization codes",
+	SweepSessions:          "sessions",
+	SweepLoginFailures:     "login failures",
+	SweepOnce:              "single-use values",
+	SweepRegisteredClients: "registered clients",
 }
 
 // String names the sweep, for errors and tests.
