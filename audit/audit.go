@@ -307,14 +307,27 @@ const MetadataClassID = "(metadata-document clients)"
 // more public client, so rules such as deny {from_tags: [public]} apply to
 // what such clients may obtain.
 func withMetadataClass(cfg *config.Config) *config.Config {
-	m := cfg.ClientMetadataDocuments
-	if m == nil {
+	m, d := cfg.ClientMetadataDocuments, cfg.DynamicRegistration
+	if m == nil && d == nil {
 		return cfg
 	}
 	c := *cfg
-	c.Clients = append(slices.Clip(cfg.Clients), config.Client{ID: MetadataClassID,
-		Name: "clients of " + strings.Join(m.AllowedHosts, ", "), Audience: m.Audience, Scopes: m.Scopes,
-		GrantTypes: []string{"authorization_code", "refresh_token"}, Tags: m.MetadataClientTags(),
-		RedirectURIs: []string{"https://metadata-document.invalid/"}})
+	c.Clients = slices.Clip(cfg.Clients)
+	if m != nil {
+		c.Clients = append(c.Clients, config.Client{ID: MetadataClassID,
+			Name: "clients of " + strings.Join(m.AllowedHosts, ", "), Audience: m.Audience, Scopes: m.Scopes,
+			GrantTypes: []string{"authorization_code", "refresh_token"}, Tags: m.MetadataClientTags(),
+			RedirectURIs: []string{"https://metadata-document.invalid/"}})
+	}
+	if d != nil {
+		c.Clients = append(c.Clients, config.Client{ID: RegisteredClassID,
+			Name: "clients registered at /register", Audience: d.Audience, Scopes: d.Scopes,
+			GrantTypes: []string{"authorization_code", "refresh_token"}, Tags: d.RegisteredClientTags(),
+			RedirectURIs: []string{"https://registered.invalid/"}})
+	}
 	return &c
 }
+
+// RegisteredClassID is the row that stands for every client registered
+// with RFC 7591 dynamic registration (dynamic_registration): one policy.
+const RegisteredClassID = "(registered clients)"

@@ -87,6 +87,10 @@ var shapes = map[reflect.Type]shape{
 		where: "client_metadata_documents", notMapping: "client_metadata_documents must be a mapping",
 		hint: "write client_metadata_documents: {allowed_hosts: [HOST], audience: [API], scopes: [SCOPE]}",
 	},
+	reflect.TypeFor[DynamicRegistration](): {
+		where: "dynamic_registration", notMapping: "dynamic_registration must be a mapping",
+		hint: "write dynamic_registration: {audience: [API], scopes: [SCOPE]}",
+	},
 	reflect.TypeFor[GroupMatch](): {
 		where: "{key}", notMapping: "{key} must be a mapping of to, to_tags and groups",
 		hint: "write e.g. {key}: {to: hr-api, groups: [hr]}",

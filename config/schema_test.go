@@ -101,7 +101,7 @@ func TestKnownKeysInDeclarationOrder(t *testing.T) {
 		t.Errorf("got %v, want the hint %q", err, want)
 	}
 	_, err = Parse([]byte(head+"zzz: 1\n"), "test.yaml", noEnv)
-	want = "known keys: issuer, listen, tls, storage, signing_alg, access_token_ttl, refresh_token_ttl, key_rotation_period, clients, external_audiences, users, client_metadata_documents, connectors, policy, trusted_proxies, admins"
+	want = "known keys: issuer, listen, tls, storage, signing_alg, access_token_ttl, refresh_token_ttl, key_rotation_period, clients, external_audiences, users, client_metadata_documents, dynamic_registration, connectors, policy, trusted_proxies, admins"
 	if ps := problems(t, err); len(ps) != 1 || ps[0].Hint != want {
 		t.Errorf("got %v, want the hint %q", err, want)
 	}

@@ -56,6 +56,10 @@ type Config struct {
 	// themselves by the https URL of an OAuth Client ID Metadata Document
 	// (the MCP client registration mechanism) from the hosts it allows.
 	ClientMetadataDocuments *MetadataClients `yaml:"client_metadata_documents"`
+	// DynamicRegistration, when set, opens RFC 7591 dynamic client
+	// registration (POST /register) for clients that cannot publish a
+	// metadata document. Off by default.
+	DynamicRegistration *DynamicRegistration `yaml:"dynamic_registration"`
 	// Connectors are the identity sources people can sign in through
 	// besides the local users: upstream OpenID Connect providers and LDAP
 	// directories. Local users (users: above, and those kept in the store
@@ -381,6 +385,30 @@ func (m *MetadataClients) MetadataClientTags() []string {
 		return m.Tags
 	}
 	return append(slices.Clone(m.Tags), "public")
+}
+
+// DynamicRegistration is the registration policy of RFC 7591 clients:
+// what every registered client may obtain (its default; never more), and
+// how long one lives unused. Registered clients are public (PKCE, no
+// secret) and carry the "public" tag besides Tags.
+type DynamicRegistration struct {
+	Audience []string `yaml:"audience"`
+	Scopes   []string `yaml:"scopes"`
+	Tags     []string `yaml:"tags"`
+	// ExpireAfter is how long a registered client lives after its last
+	// use (default 720h).
+	ExpireAfter time.Duration `yaml:"expire_after"`
+
+	// Line is where the mapping starts (not a YAML key).
+	Line int `yaml:"-"`
+}
+
+// RegisteredClientTags are the tags of registered clients.
+func (d *DynamicRegistration) RegisteredClientTags() []string {
+	if slices.Contains(d.Tags, "public") {
+		return d.Tags
+	}
+	return append(slices.Clone(d.Tags), "public")
 }
 
 // GroupMatch is an only_groups rule: the audiences its To side selects

@@ -104,6 +104,7 @@ func (d *decoder) validate(cfg *Config) {
 	d.validateUsers(cfg)
 	d.validateConnectors(cfg)
 	d.validateMetadataClients(cfg, clientIDs, externalIDs)
+	d.validateDynamicRegistration(cfg, clientIDs, externalIDs)
 	d.validatePolicy(cfg, clientIDs, externalIDs, known)
 	d.validateAdmins(cfg, clientIDs, known)
 }

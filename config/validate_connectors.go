@@ -149,3 +149,29 @@ func (d *decoder) validateMetadataClients(cfg *Config, clientIDs, externalIDs ma
 	}
 	d.validateTags(who, m.Tags, p)
 }
+
+// validateDynamicRegistration checks the registration policy.
+func (d *decoder) validateDynamicRegistration(cfg *Config, clientIDs, externalIDs map[string]int) {
+	m := cfg.DynamicRegistration
+	if m == nil {
+		return
+	}
+	p := d.posOf(m)
+	who := "dynamic_registration"
+	d.noDuplicates(who, "audience", m.Audience, p)
+	for i, a := range m.Audience {
+		if clientIDs[a] == 0 && externalIDs[a] == 0 {
+			d.add(p.item("audience", i), "list client ids, resource URIs or external audiences", "%s: audience %q is not a client or an external audience", who, a)
+		}
+	}
+	d.noDuplicates(who, "scopes", m.Scopes, p)
+	for i, sc := range m.Scopes {
+		if sc == "" || badScopeChar(sc) != "" {
+			d.add(p.item("scopes", i), "RFC 6749 §3.3 scope tokens", "%s: scope %q is not a scope token", who, sc)
+		}
+	}
+	d.validateTags(who, m.Tags, p)
+	if m.ExpireAfter < 0 {
+		d.add(p.at("expire_after"), "a duration such as 720h", "%s: expire_after must not be negative", who)
+	}
+}

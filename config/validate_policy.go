@@ -35,6 +35,11 @@ func (d *decoder) validatePolicy(cfg *Config, clientIDs, externalIDs map[string]
 			clientTags[t] = true
 		}
 	}
+	if r := cfg.DynamicRegistration; r != nil {
+		for _, t := range r.RegisteredClientTags() {
+			clientTags[t] = true
+		}
+	}
 	for _, a := range cfg.ExternalAudiences {
 		for _, t := range a.Tags {
 			externalTags[t] = true

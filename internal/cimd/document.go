@@ -34,13 +34,33 @@ func ParseDocument(id string, body []byte, allowLoopbackHTTP bool) (*Client, err
 	if err := json.Unmarshal(body, &d); err != nil {
 		return nil, fail(ErrInvalid, "the client's metadata document is not a JSON object")
 	}
-	switch {
-	case d.ClientID != id:
+	if d.ClientID != id {
 		return nil, fail(ErrInvalid, "client_id in the metadata document is not the document's URL")
+	}
+	return check(id, d)
+}
+
+// ParseRegistration checks an RFC 7591 registration request's metadata by
+// the same rules as a metadata document's (no client_id: the server
+// assigns it; no secret; the code flow only). The Client's ID is "".
+func ParseRegistration(body []byte) (*Client, error) {
+	var d document
+	if err := json.Unmarshal(body, &d); err != nil {
+		return nil, fail(ErrInvalid, "the registration request is not a JSON object")
+	}
+	if d.ClientID != "" {
+		return nil, fail(ErrInvalid, "a registration request does not choose its client_id")
+	}
+	return check("", d)
+}
+
+// check applies the rules documents and registrations share.
+func check(id string, d document) (*Client, error) {
+	switch {
 	case d.ClientSecret != nil || d.ClientSecretExpiresAt != nil:
 		return nil, fail(ErrInvalid, "a metadata document may not carry a client secret")
 	case len(d.RedirectURIs) == 0:
-		return nil, fail(ErrInvalid, "the metadata document lists no redirect_uris")
+		return nil, fail(ErrInvalid, "the client metadata lists no redirect_uris")
 	}
 	c := &Client{ID: id, Name: clip(d.ClientName), AuthMethod: d.TokenEndpointAuthMethod, JWKSURI: d.JWKSURI, JWKS: d.JWKS, Scope: d.Scope}
 	switch c.AuthMethod {

@@ -26,6 +26,7 @@ const (
 	SignInFailure     = "signin.failure"      // Username, ClientID, Address, Source
 	SignInLocked      = "signin.locked"       // Username, ClientID, Address, Source
 	SignInDisabled    = "signin.disabled"     // Username, ClientID, Address, Source: right password, disabled account
+	ClientRegistered  = "client.registered"   // ClientID, Address: RFC 7591 dynamic registration
 	Unlock            = "unlock"              // Username, Source
 	UserAdded         = "user.added"          // Username (the subject), Source
 	UserDisabled      = "user.disabled"       // Username (the subject), Source

@@ -25,6 +25,7 @@ type Model struct {
 	// metadata is the class policy of clients known by a metadata
 	// document (nil: none accepted); dynamic keeps their built policies.
 	metadata     *MetadataClass
+	registered   *MetadataClass
 	dynamic      sync.Map
 	dynamicCount atomic.Int64
 }
@@ -171,19 +172,35 @@ const maxMetadataClients = 10000
 // before the model is shared.
 func (m *Model) SetMetadataClass(c *MetadataClass) { m.metadata = c }
 
+// RegisteredClientPrefix starts the id of every client registered with
+// RFC 7591 dynamic registration, so no registered id can equal a
+// configured client's or a metadata document's URL.
+const RegisteredClientPrefix = "dcr-"
+
+// SetRegisteredClass lets clients whose id starts with
+// RegisteredClientPrefix get the registration policy. As with
+// SetMetadataClass, the caller checks the client exists first.
+func (m *Model) SetRegisteredClass(c *MetadataClass) { m.registered = c }
+
 // client returns the policy of a configured client, or of a metadata
 // client (built once per URL, then kept), or nil.
 func (m *Model) client(id string) *clientPolicy {
 	if p := m.clients[id]; p != nil {
 		return p
 	}
-	if m.metadata == nil || !oauth.IsResourceURI(id) {
+	var class *MetadataClass
+	switch {
+	case m.metadata != nil && oauth.IsResourceURI(id):
+		class = m.metadata
+	case m.registered != nil && strings.HasPrefix(id, RegisteredClientPrefix):
+		class = m.registered
+	default:
 		return nil
 	}
 	if p, ok := m.dynamic.Load(id); ok {
 		return p.(*clientPolicy)
 	}
-	p := m.build(&Client{ID: id, Public: true, Audience: m.metadata.Audience, Scopes: m.metadata.Scopes,
+	p := m.build(&Client{ID: id, Public: true, Audience: class.Audience, Scopes: class.Scopes,
 		GrantTypes: []string{oauth.GrantAuthorizationCode, oauth.GrantRefreshToken}})
 	if m.dynamicCount.Add(1) <= maxMetadataClients {
 		m.dynamic.Store(id, p)

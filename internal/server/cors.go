@@ -38,6 +38,9 @@ var (
 	corsPublicDoc = corsPolicy{methods: "GET, HEAD", anyOrigin: true}
 	corsPost      = corsPolicy{methods: "POST"}
 	corsUserInfo  = corsPolicy{methods: "GET, POST"}
+	// corsRegister: registration is open to any origin (RFC 7591 clients
+	// include browser apps); it sets no cookie and reads none.
+	corsRegister = corsPolicy{methods: "POST", anyOrigin: true}
 )
 
 // Header values shared by every CORS answer.

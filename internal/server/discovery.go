@@ -42,6 +42,9 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 		// (gatehouse proxy discovers it here).
 		oauth.DiscoveryRoutesEndpoint: s.issuer + pathRoutes,
 	}
+	if s.registrationTTL > 0 {
+		m["registration_endpoint"] = s.issuer + pathRegister
+	}
 	if s.cfg.ClientMetadataDocuments != nil {
 		// draft-ietf-oauth-client-id-metadata-document: a client_id may
 		// be the https URL of the client's metadata document.

@@ -94,9 +94,12 @@ type Server struct {
 	secretFloor   *secret.Floor
 	passwordFloor *secret.Floor
 	users         map[string]*user
-	// metadataClients: clients known by a metadata document are accepted
-	// (client_metadata_documents).
+	// metadataClients: clients known by a metadata document, or
+	// registered dynamically, are accepted.
 	metadataClients bool
+	// registrationTTL is how long a registered client lives unused (0:
+	// dynamic registration is off).
+	registrationTTL time.Duration
 	// sources are the identity sources (connectors); people are everyone
 	// who can sign in, as the grant engine sees them.
 	sources *sources
@@ -137,6 +140,8 @@ type shared struct {
 	pages       *web.Pages
 	loginByUser *failureLimiter
 	loginByIP   *failureLimiter
+	// registrations paces dynamic client registration per address.
+	registrations *failureLimiter
 	// Cookie names: with an https issuer they carry the __Host- prefix,
 	// which browsers accept only when Secure, host-only and Path=/.
 	sessionCookie, csrfCookie, upstreamCookie string
@@ -236,6 +241,8 @@ func New(o Options) (*Server, error) {
 		slowHashes:  secret.NewGate(2 * runtime.GOMAXPROCS(0)),
 		loginByUser: newFailureLimiter(time.Minute, 5, 10000, 1),
 		loginByIP:   newFailureLimiter(3*time.Second, 20, 10000, 1),
+		// Registrations: 10 per address, then one a minute; each counts.
+		registrations: newFailureLimiter(time.Minute, 10, 10000, 1),
 	}
 	sh.store = &countedStore{Store: o.Store, errs: sh.metrics.storeErrs}
 	sh.metadataTransport = o.MetadataTransport
@@ -281,10 +288,22 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 		return nil, err
 	}
 	s.people = &people{yaml: s.users, store: sh.store, sources: s.sources, now: sh.now}
-	var metadata grant.MetadataClients
+	var external externalClients
 	if m := cfg.ClientMetadataDocuments; m != nil {
 		s.model.SetMetadataClass(&policy.MetadataClass{Audience: m.Audience, Scopes: m.Scopes})
-		metadata, s.metadataClients = newMetadataClients(m, sh.metadataTransport), true
+		external.metadata = newMetadataClients(m, sh.metadataTransport)
+	}
+	if d := cfg.DynamicRegistration; d != nil {
+		s.model.SetRegisteredClass(&policy.MetadataClass{Audience: d.Audience, Scopes: d.Scopes})
+		s.registrationTTL = d.ExpireAfter
+		if s.registrationTTL == 0 {
+			s.registrationTTL = defaultRegistrationTTL
+		}
+		external.registered = &registeredClients{store: sh.store, now: sh.now, ttl: s.registrationTTL}
+	}
+	var metadata grant.MetadataClients
+	if external.metadata != nil || external.registered != nil {
+		metadata, s.metadataClients = &external, true
 	}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
 		Store: sh.store, Users: s.people, RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
@@ -320,6 +339,9 @@ func (s *Server) routes() http.Handler {
 	route(pathLogout, s.handleLogout)
 	route(pathRoutes, s.handleRoutes)
 	route(pathUpstreamCallback, s.handleUpstreamCallback)
+	if s.registrationTTL > 0 {
+		route(pathRegister, s.cors(corsRegister, s.handleRegister))
+	}
 	route(pathExplain, s.handleExplain)
 	mux.Handle(web.StaticPrefix, s.pages.StaticHandler())
 	mux.HandleFunc("/healthz", s.handleHealth)
