@@ -69,6 +69,7 @@ Configuration reference: README.md. Key encryption secret: GATEHOUSE_SECRET
 		newAuditCmd(),
 		newKeysCmd(getenv),
 		newUsersCmd(),
+		newClientsCmd(),
 		newTokenCmd(),
 		newProxyCmd(getenv),
 		newMigrateCmd(),
