@@ -100,10 +100,6 @@ func fail(kind error, format string, a ...any) *Error {
 	return &Error{Kind: kind, Reason: fmt.Sprintf(format, a...)}
 }
 
-// negativeTTL is how long a failed resolution is remembered, so a broken
-// document does not turn every request into a fetch.
-const negativeTTL = 30 * time.Second
-
 // maxEntries bounds the cache; the oldest entries go first.
 const maxEntries = 1000
 
@@ -213,6 +209,11 @@ func (r *Resolver) checkURL(id string) (*url.URL, *Error) {
 		}
 	}
 	host := strings.ToLower(u.Hostname())
+	if strings.IndexFunc(host, func(r rune) bool { return r > 0x7e }) >= 0 {
+		// Only ASCII (punycode) names: a look-alike Unicode host must not
+		// match an allowed one.
+		return nil, fail(ErrNotAllowed, "a client_id host must be written in ASCII (punycode)")
+	}
 	loop := host == "localhost" || func() bool { a, err := netip.ParseAddr(host); return err == nil && a.IsLoopback() }()
 	switch {
 	case u.Scheme == "http" && !(r.p.AllowLoopback && loop):
@@ -258,10 +259,10 @@ func (r *Resolver) Resolve(ctx context.Context, clientID string) (*Client, error
 	r.store(clientID, e)
 	r.mu.Unlock()
 
+	// A failure is not kept (the draft's "Metadata Caching": an error
+	// response or an invalid document MUST NOT be cached): callers waiting
+	// on this fetch share its answer, the next one fetches again.
 	c, ttl, err := r.fetch(ctx, clientID)
-	if err != nil {
-		ttl = negativeTTL
-	}
 	e.client, e.err, e.expires = c, err, r.now().Add(ttl)
 	close(e.done)
 	return c, err
@@ -340,14 +341,14 @@ func unwrapURLError(err error) string {
 }
 
 // ttl is how long the response may be kept (RFC 9111: no-store and
-// no-cache keep it for the minimum, max-age or Expires otherwise), clamped
-// to the policy's bounds.
+// no-cache not at all, max-age or Expires otherwise), clamped to the
+// policy's bounds.
 func (r *Resolver) ttl(h http.Header) time.Duration {
 	ttl := r.p.MinTTL
 	cc := strings.ToLower(h.Get("Cache-Control"))
 	switch {
 	case strings.Contains(cc, "no-store"), strings.Contains(cc, "no-cache"):
-		return r.p.MinTTL
+		return 0
 	case strings.Contains(cc, "max-age="):
 		v := cc[strings.Index(cc, "max-age=")+len("max-age="):]
 		if i := strings.IndexAny(v, ", "); i >= 0 {

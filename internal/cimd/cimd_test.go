@@ -95,7 +95,7 @@ func TestRefusals(t *testing.T) {
 		{"client_id mismatch", doc(`{"client_id":"ID/other","redirect_uris":["https://a.example/cb"]}`), "is not the document's URL"},
 		{"no redirect uris", doc(`{"client_id":"ID"}`), "no redirect_uris"},
 		{"redirect with fragment", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb#x"]}`), "fragment"},
-		{"http redirect off loopback", doc(`{"client_id":"ID","redirect_uris":["http://a.example/cb"]}`), "http off loopback"},
+		{"http redirect off loopback", doc(`{"client_id":"ID","redirect_uris":["http://a.example/cb"]}`), "http off a loopback IP"},
 		{"client secret", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb"],"client_secret":"s"}`), "client secret"},
 		{"secret auth method", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb"],"token_endpoint_auth_method":"client_secret_basic"}`), "not allowed"},
 		{"implicit", doc(`{"client_id":"ID","redirect_uris":["https://a.example/cb"],"response_types":["token"]}`), "only code"},
@@ -208,5 +208,42 @@ func BenchmarkResolveCached(b *testing.B) {
 		if _, err := r.Resolve(context.Background(), id); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDraftRules: a failure is not cached (the next resolution fetches
+// again); no-store is not cached; extension grant types are ignored;
+// localhost redirect URIs and non-ASCII hosts are refused.
+func TestDraftRules(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	srv := newDocServer(t, false, func(w http.ResponseWriter, id string) {
+		if fail.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		fmt.Fprintf(w, `{"client_id":%q,"redirect_uris":["https://a.example/cb"],"grant_types":["authorization_code","urn:ietf:params:oauth:grant-type:device_code"]}`, id)
+	})
+	r := cimd.New(loopbackPolicy())
+	id := srv.URL + "/client.json"
+	if _, err := r.Resolve(context.Background(), id); err == nil {
+		t.Fatal("a 503 resolved")
+	}
+	fail.Store(false)
+	c, err := r.Resolve(context.Background(), id)
+	if err != nil || len(c.GrantTypes) != 1 || c.GrantTypes[0] != "authorization_code" {
+		t.Fatalf("after the failure: %+v %v", c, err)
+	}
+	r.Resolve(context.Background(), id)
+	if n := srv.hits.Load(); n != 3 {
+		t.Errorf("%d fetches, want 3 (nothing cached)", n)
+	}
+	if _, err := cimd.ParseDocument("https://a.example/c", []byte(`{"client_id":"https://a.example/c","redirect_uris":["http://localhost:9/cb"]}`), false); err == nil {
+		t.Error("a localhost redirect URI was accepted")
+	}
+	if _, err := cimd.New(cimd.Policy{AllowedHosts: []string{"xn--pple-43d.com"}}).Resolve(context.Background(), "https://аpple.com/c.json"); !errors.Is(err, cimd.ErrNotAllowed) {
+		t.Errorf("a Unicode host: %v", err)
 	}
 }

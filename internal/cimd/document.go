@@ -8,6 +8,9 @@ import (
 	"strings"
 )
 
+// maxRedirectURIs bounds a client's redirect URIs.
+const maxRedirectURIs = 20
+
 // document is the RFC 7591 metadata a client publishes.
 type document struct {
 	ClientID                string          `json:"client_id"`
@@ -73,14 +76,23 @@ func check(id string, d document) (*Client, error) {
 	default:
 		return nil, fail(ErrInvalid, "token_endpoint_auth_method %q is not allowed for a metadata-document client (none or private_key_jwt)", clip(c.AuthMethod))
 	}
-	c.GrantTypes = d.GrantTypes
+	for _, g := range d.GrantTypes {
+		switch {
+		case g == "authorization_code" || g == "refresh_token":
+			c.GrantTypes = append(c.GrantTypes, g)
+		case strings.HasPrefix(g, "urn:"):
+			// An extension grant (device code, say) this server does not
+			// offer such clients is ignored, not a reason to refuse the
+			// client: published documents list them.
+		default:
+			return nil, fail(ErrInvalid, "grant type %q is not allowed for a metadata-document client", clip(g))
+		}
+	}
 	if len(c.GrantTypes) == 0 {
 		c.GrantTypes = []string{"authorization_code"}
 	}
-	for _, g := range c.GrantTypes {
-		if g != "authorization_code" && g != "refresh_token" {
-			return nil, fail(ErrInvalid, "grant type %q is not allowed for a metadata-document client", clip(g))
-		}
+	if len(d.RedirectURIs) > maxRedirectURIs {
+		return nil, fail(ErrInvalid, "more than %d redirect_uris", maxRedirectURIs)
 	}
 	for _, rt := range d.ResponseTypes {
 		if rt != "code" {
@@ -115,11 +127,12 @@ func redirectURI(ru string) (host string, loopback bool, _ error) {
 	case u.Scheme == "https" && u.Host != "":
 		return u.Host, false, nil
 	case u.Scheme == "http":
-		h := u.Hostname()
-		if a, err := netip.ParseAddr(h); (err == nil && a.IsLoopback()) || h == "localhost" {
+		// A loopback IP literal, not "localhost", which a resolver could
+		// point elsewhere (RFC 8252 §8.3).
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.IsLoopback() {
 			return u.Host, true, nil
 		}
-		return "", false, fail(ErrInvalid, "redirect_uri %q uses http off loopback", clip(ru))
+		return "", false, fail(ErrInvalid, "redirect_uri %q uses http off a loopback IP address", clip(ru))
 	case strings.Contains(u.Scheme, "."):
 		return u.Scheme + ":", false, nil
 	}
