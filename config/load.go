@@ -259,6 +259,9 @@ func applyDefaults(cfg *Config) {
 	if cfg.RefreshTokenTTL == 0 {
 		cfg.RefreshTokenTTL = DefaultRefreshTokenTTL
 	}
+	if cfg.MaxDelegationDepth == 0 {
+		cfg.MaxDelegationDepth = DefaultMaxDelegationDepth
+	}
 	if cfg.KeyRotationPeriod == 0 {
 		cfg.KeyRotationPeriod = DefaultKeyRotationPeriod
 	}

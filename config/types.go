@@ -24,6 +24,8 @@ const (
 	DefaultAccessTokenTTL    = 10 * time.Minute
 	DefaultRefreshTokenTTL   = 30 * 24 * time.Hour
 	DefaultKeyRotationPeriod = 30 * 24 * time.Hour
+	// DefaultMaxDelegationDepth: user → portal → API → API.
+	DefaultMaxDelegationDepth = 3
 )
 
 // Config is the whole configuration file.
@@ -74,6 +76,10 @@ type Config struct {
 	// address: rate limits, the loopback-only /metrics and the access log.
 	// Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
+
+	// MaxDelegationDepth bounds the act chain of exchanged tokens: how
+	// many hops a token can be passed on (default 3).
+	MaxDelegationDepth int `yaml:"max_delegation_depth"`
 
 	// Admins are the clients allowed to call the admin endpoints
 	// (POST /admin/explain), authenticating with their own credentials.
@@ -145,6 +151,11 @@ type Client struct {
 	// name the API either way, in any spelling of the URI; its token
 	// carries the name asked for.
 	ResourceURI string `yaml:"resource_uri"`
+	// ExchangeTo lists the audiences the client may obtain tokens for by
+	// RFC 8693 token exchange, handing in a token issued for it (an API
+	// calling another API on a user's behalf). Only a confidential client
+	// can exchange.
+	ExchangeTo []string `yaml:"exchange_to"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -474,7 +485,8 @@ func (c *Config) PolicyClients() []policy.Client {
 	out := make([]policy.Client, len(c.Clients))
 	for i := range c.Clients {
 		cl := &c.Clients[i]
-		out[i] = policy.Client{ID: cl.ID, URI: cl.ResourceURI, Public: cl.Public(), Audience: cl.Audience, Scopes: cl.Scopes, GrantTypes: cl.GrantTypes}
+		out[i] = policy.Client{ID: cl.ID, URI: cl.ResourceURI, Public: cl.Public(), Audience: cl.Audience, Scopes: cl.Scopes,
+			GrantTypes: cl.GrantTypes, ExchangeTo: cl.ExchangeTo}
 	}
 	return out
 }

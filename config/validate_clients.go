@@ -79,6 +79,24 @@ func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[s
 
 	d.validateTags(who, c.Tags, p)
 
+	d.noDuplicates(who, "exchange_to", c.ExchangeTo, p)
+	if len(c.ExchangeTo) > 0 && c.Public() {
+		d.add(p.at("exchange_to"), "give the client a secret: a token exchange needs a client that authenticates", "%s: a public client cannot exchange tokens", who)
+	}
+	for i, a := range c.ExchangeTo {
+		if _, ok := clientIDs[a]; ok {
+			continue
+		}
+		if _, ok := externalIDs[a]; ok {
+			continue
+		}
+		hint := "list client ids or external audiences"
+		if s := suggest(a, known); s != "" {
+			hint = fmt.Sprintf("did you mean %q?", s)
+		}
+		d.add(p.item("exchange_to", i), hint, "%s: exchange_to %q is not a client id or an external audience", who, a)
+	}
+
 	d.noDuplicates(who, "scopes", c.Scopes, p)
 	for i, s := range c.Scopes {
 		if s == "" {

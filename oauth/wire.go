@@ -5,7 +5,13 @@ const (
 	GrantClientCredentials = "client_credentials"
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
+	// GrantTokenExchange is RFC 8693 §2.1's grant type.
+	GrantTokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
+
+// TokenTypeAccessToken is RFC 8693 §3's identifier of an access token, the
+// one subject_token_type and issued_token_type Gatehouse takes and gives.
+const TokenTypeAccessToken = "urn:ietf:params:oauth:token-type:access_token"
 
 // Client authentication methods of RFC 8414 / OIDC Discovery.
 const (
@@ -25,6 +31,8 @@ type TokenResponse struct {
 	Scope        string `json:"scope,omitempty"`
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
+	// IssuedTokenType is RFC 8693 §2.2.1's, for a token exchange.
+	IssuedTokenType string `json:"issued_token_type,omitempty"`
 }
 
 // Introspection is the RFC 7662 §2.2 response. An inactive token is

@@ -123,6 +123,11 @@ type Options struct {
 	// Metadata resolves clients known by a metadata document; nil: none
 	// are accepted.
 	Metadata MetadataClients
+	// Subjects verifies the tokens handed in for a token exchange; nil:
+	// no exchange. MaxDelegationDepth bounds the act chain
+	// (DefaultMaxDelegationDepth when 0).
+	Subjects           SubjectTokens
+	MaxDelegationDepth int
 }
 
 // Engine runs the grants. It is safe for concurrent use.
@@ -137,6 +142,8 @@ type Engine struct {
 	log        *slog.Logger
 	events     events.Sink
 	metadata   MetadataClients
+	subjects   SubjectTokens
+	maxDepth   int
 }
 
 // New returns an Engine.
@@ -149,7 +156,10 @@ func New(o Options) *Engine {
 	}
 	e := &Engine{clients: make(map[string]*Client, len(o.Clients)), model: o.Model, minter: o.Minter,
 		store: o.Store, users: o.Users, refreshTTL: o.RefreshTTL, now: o.Now, log: o.Log,
-		events: events.OrDiscard(o.Events), metadata: o.Metadata}
+		events: events.OrDiscard(o.Events), metadata: o.Metadata, subjects: o.Subjects, maxDepth: o.MaxDelegationDepth}
+	if e.maxDepth <= 0 {
+		e.maxDepth = DefaultMaxDelegationDepth
+	}
 	for i := range o.Clients {
 		c := o.Clients[i]
 		e.clients[c.ID] = &c
@@ -195,6 +205,10 @@ type TokenRequest struct {
 	CodeVerifierGiven bool
 	// refresh_token
 	RefreshToken string
+	// token exchange (RFC 8693 §2.1)
+	SubjectToken, SubjectTokenType string
+	ActorToken, ActorTokenType     string
+	RequestedTokenType             string
 }
 
 // Result is what a successful grant issued.
@@ -216,11 +230,13 @@ func (e *Engine) Token(ctx context.Context, c Client, req TokenRequest) (Result,
 		return e.RedeemCode(ctx, c, req)
 	case oauth.GrantRefreshToken:
 		return e.Refresh(ctx, c, req.RefreshToken, req.Narrow)
-	// The grants to come (RFC 8693 token exchange, RFC 7523 JWT bearer)
-	// each add a case here and a file with their method.
+	case oauth.GrantTokenExchange:
+		return e.Exchange(ctx, c, req)
+	// A grant to come (RFC 7523 JWT bearer) adds a case here and a file
+	// with its method.
 	default:
 		return Result{}, oauth.UnsupportedGrantType("grant_type '" + oauth.SafeName(req.GrantType) +
-			"' is not supported; use client_credentials, authorization_code or refresh_token")
+			"' is not supported; use client_credentials, authorization_code, refresh_token or " + oauth.GrantTokenExchange)
 	}
 }
 

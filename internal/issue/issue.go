@@ -68,6 +68,13 @@ type Access struct {
 	// Groups is the groups claim (the person's groups the client may
 	// see); nil leaves it out.
 	Groups []string
+	// Act is the delegation chain of a token exchange (RFC 8693 §4.1),
+	// the latest actor first: it becomes nested act claims. Nil leaves
+	// act out.
+	Act []string
+	// NotAfter, when set, caps exp: an exchanged token outlives neither
+	// the token it came from.
+	NotAfter time.Time
 }
 
 // Minted is a signed token with the facts callers record about it.
@@ -95,6 +102,9 @@ func (m *Minter) AccessToken(a Access) (Minted, error) {
 
 	now := m.now().Truncate(time.Second)
 	exp := now.Add(m.ttl)
+	if !a.NotAfter.IsZero() && a.NotAfter.Before(exp) {
+		exp = a.NotAfter.Truncate(time.Second)
+	}
 
 	bp := m.bufs.Get().(*[]byte)
 	defer m.bufs.Put(bp)
@@ -118,6 +128,20 @@ func (m *Minter) AccessToken(a Access) (Minted, error) {
 	if a.Groups != nil {
 		claims = append(claims, `,"groups":`...)
 		claims = appendStrings(claims, a.Groups)
+	}
+	if len(a.Act) > 0 {
+		// {"sub":"latest","act":{"sub":"before",...}}
+		claims = append(claims, `,"act":`...)
+		for i, actor := range a.Act {
+			if i > 0 {
+				claims = append(claims, `,"act":`...)
+			}
+			claims = append(claims, `{"sub":`...)
+			claims = appendString(claims, actor)
+		}
+		for range a.Act {
+			claims = append(claims, '}')
+		}
 	}
 	claims = append(claims, `,"iat":`...)
 	claims = strconv.AppendInt(claims, now.Unix(), 10)

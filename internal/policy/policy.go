@@ -50,6 +50,9 @@ type clientPolicy struct {
 	allowedAud   map[string]struct{}
 	allowedScope map[string]struct{}
 	grantTypes   map[string]struct{}
+	// exchangeTo are the audiences the client may exchange for, in
+	// configuration order.
+	exchangeTo []string
 }
 
 // Grant is the outcome of a successful token request: what the access token
@@ -91,6 +94,9 @@ type Client struct {
 	Audience   []string
 	Scopes     []string
 	GrantTypes []string
+	// ExchangeTo are the audiences the client may obtain by token
+	// exchange (RFC 8693).
+	ExchangeTo []string
 }
 
 // New builds the model from validated clients. The configuration's
@@ -151,6 +157,7 @@ func (m *Model) build(c *Client) *clientPolicy {
 	}
 	scopes := slices.Clone(c.Scopes)
 	p.defaultGrant = Grant{Audience: aud, Scopes: scopes, Scope: oauth.JoinScope(scopes), AZP: AZP(c.ID, aud)}
+	p.exchangeTo = slices.Clone(c.ExchangeTo)
 	return p
 }
 

@@ -55,6 +55,11 @@ func tokenRequest(p oauth.Form) (grant.TokenRequest, *oauth.Error) {
 	req.RedirectURI, req.RedirectURIGiven = p.Get("redirect_uri")
 	req.CodeVerifier, req.CodeVerifierGiven = p.Get("code_verifier")
 	req.RefreshToken, _ = p.Get("refresh_token")
+	req.SubjectToken, _ = p.Get("subject_token")
+	req.SubjectTokenType, _ = p.Get("subject_token_type")
+	req.ActorToken, _ = p.Get("actor_token")
+	req.ActorTokenType, _ = p.Get("actor_token_type")
+	req.RequestedTokenType, _ = p.Get("requested_token_type")
 	return req, nil
 }
 
@@ -72,9 +77,18 @@ func (s *Server) issued(w http.ResponseWriter, clientID string, res grant.Result
 // neither needs JSON escaping.
 func (s *Server) writeTokens(w http.ResponseWriter, res grant.Result) {
 	ttl := int64(s.minter.TTL().Seconds())
-	if res.IDToken != "" || res.Refresh != "" {
-		b, err := jsonMarshal(oauth.TokenResponse{AccessToken: res.Access.Token, TokenType: "Bearer",
-			ExpiresIn: ttl, Scope: res.Grant.Scope, RefreshToken: res.Refresh, IDToken: res.IDToken})
+	if res.GrantType == oauth.GrantTokenExchange {
+		// An exchanged token may live less than the TTL: its subject
+		// token's exp caps it.
+		ttl = int64(res.Access.ExpiresAt.Sub(res.Access.IssuedAt).Seconds())
+	}
+	if res.IDToken != "" || res.Refresh != "" || res.GrantType == oauth.GrantTokenExchange {
+		resp := oauth.TokenResponse{AccessToken: res.Access.Token, TokenType: "Bearer",
+			ExpiresIn: ttl, Scope: res.Grant.Scope, RefreshToken: res.Refresh, IDToken: res.IDToken}
+		if res.GrantType == oauth.GrantTokenExchange {
+			resp.IssuedTokenType = oauth.TokenTypeAccessToken // RFC 8693 §2.2.1
+		}
+		b, err := jsonMarshal(resp)
 		if err != nil {
 			http.Error(w, "server error", http.StatusInternalServerError)
 			return

@@ -21,6 +21,13 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 			}
 		}
 	}
+	grants := []string{"authorization_code", "refresh_token", "client_credentials"}
+	for _, c := range s.cfg.Clients {
+		if len(c.ExchangeTo) > 0 {
+			grants = append(grants, oauth.GrantTokenExchange)
+			break
+		}
+	}
 	// Fields both documents share (RFC 8414 §2, OIDC Discovery §3).
 	m := map[string]any{
 		"issuer":                                         s.issuer,
@@ -29,7 +36,7 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 		"jwks_uri":                                       s.issuer + pathJWKS,
 		"introspection_endpoint":                         s.issuer + pathIntrospect,
 		"revocation_endpoint":                            s.issuer + pathRevoke,
-		"grant_types_supported":                          []string{"authorization_code", "refresh_token", "client_credentials"},
+		"grant_types_supported":                          grants,
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},
 		"code_challenge_methods_supported":               []string{"S256"},

@@ -307,7 +307,7 @@ func (sh *shared) build(cfg *config.Config) (*Server, error) {
 	}
 	s.grants = grant.New(grant.Options{Clients: grantClients(cfg), Model: s.model, Minter: s.minter,
 		Store: sh.store, Users: s.people, RefreshTTL: cfg.RefreshTokenTTL, Now: sh.now, Log: sh.log,
-		Events: sh.events, Metadata: metadata})
+		Events: sh.events, Metadata: metadata, Subjects: s.subjectToken, MaxDelegationDepth: cfg.MaxDelegationDepth})
 	if s.routeDocs, err = buildRouteDocs(cfg); err != nil {
 		return nil, err
 	}
