@@ -102,6 +102,11 @@ const (
 	// HeaderAudience is the token's "aud" (RFC 7519 §4.1.3); it contains
 	// the upstream's audience id.
 	HeaderAudience = "X-Gatehouse-Audience"
+	// HeaderActor is the token's delegation chain (RFC 8693 §4.1 act),
+	// the current actor first, space-separated: which services passed
+	// the user's request on, ending with the client the person used.
+	// Absent for a token issued to its client directly.
+	HeaderActor = "X-Gatehouse-Actor"
 )
 
 // DefaultUpstreamTimeout is the time the upstream has to send its
@@ -441,6 +446,9 @@ func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	set(HeaderClient, c.ClientID)
 	set(HeaderScope, strings.Join(c.Scopes, " "))
 	set(HeaderAudience, strings.Join(c.Audience, " "))
+	if actors, err := c.Actors(); err == nil {
+		set(HeaderActor, strings.Join(actors, " "))
+	}
 }
 
 // inboundOverrides are the names, besides the X-Gatehouse- and

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -67,4 +68,34 @@ func (c *Claims) Unmarshal(v any) error {
 		return fmt.Errorf("verify: claims: %w", err)
 	}
 	return json.Unmarshal(c.Raw, v)
+}
+
+// actClaim is RFC 8693 §4.1's act: an actor, and the actor before it.
+type actClaim struct {
+	Sub string    `json:"sub"`
+	Act *actClaim `json:"act"`
+}
+
+// maxActors bounds the chain Actors reads: deeper nesting is refused.
+const maxActors = 16
+
+// Actors returns the token's delegation chain (RFC 8693 §4.1: act, nested
+// for every earlier hop), the current actor first, or nil when the token
+// carries no act: the token was issued to its client directly. An act that
+// is not an object with a string sub, or deeper than 16, is an error.
+func (c *Claims) Actors() ([]string, error) {
+	var v struct {
+		Act *actClaim `json:"act"`
+	}
+	if err := c.Unmarshal(&v); err != nil {
+		return nil, fmt.Errorf("verify: act: %w", err)
+	}
+	var out []string
+	for a := v.Act; a != nil; a = a.Act {
+		if a.Sub == "" || len(out) == maxActors {
+			return nil, errors.New("verify: act: an actor without sub, or a chain deeper than 16")
+		}
+		out = append(out, a.Sub)
+	}
+	return out, nil
 }

@@ -87,3 +87,44 @@ func TestMetadataClass(t *testing.T) {
 		t.Error("an unknown plain id got the class")
 	}
 }
+
+// TestExchange: the exchange decision's rules, narrow-only.
+func TestExchange(t *testing.T) {
+	m := New([]Client{
+		{ID: "orders", Audience: []string{"inventory"}, ExchangeTo: []string{"inventory", "billing"}},
+		{ID: "inventory", URI: "https://inventory.example.com", Scopes: []string{"stock:read", "orders:read"}},
+		{ID: "billing", Scopes: []string{"invoices:read"}},
+		{ID: "portal", Public: true, ExchangeTo: []string{"inventory"}},
+		{ID: "plain"},
+	})
+	subject := []string{"orders:read", "profile", "invoices:read"}
+	tests := []struct {
+		name, client string
+		req          Request
+		aud, scope   string
+		code         string
+	}{
+		{"everything exchange_to allows", "orders", Request{}, "inventory billing", "orders:read invoices:read", ""},
+		{"narrowed to one", "orders", Request{Resources: []string{"inventory"}}, "inventory", "orders:read", ""},
+		{"by the URI", "orders", Request{Resources: []string{"https://Inventory.example.com/"}}, "https://inventory.example.com", "orders:read", ""},
+		{"scope narrowed", "orders", Request{Resources: []string{"billing"}, Scope: "invoices:read", ScopeGiven: true}, "billing", "invoices:read", ""},
+		{"scope not in the subject", "orders", Request{Resources: []string{"inventory"}, Scope: "stock:read", ScopeGiven: true}, "", "", oauth.CodeInvalidScope},
+		{"scope no target offers", "orders", Request{Resources: []string{"inventory"}, Scope: "profile", ScopeGiven: true}, "", "", oauth.CodeInvalidScope},
+		{"outside exchange_to", "orders", Request{Resources: []string{"plain"}}, "", "", oauth.CodeInvalidTarget},
+		{"public client", "portal", Request{}, "", "", oauth.CodeUnauthorizedClient},
+		{"no exchange_to", "plain", Request{}, "", "", oauth.CodeUnauthorizedClient},
+		{"unknown client", "nobody", Request{}, "", "", oauth.CodeInvalidClient},
+	}
+	for _, tt := range tests {
+		g, oe := m.Exchange(tt.client, subject, tt.req)
+		switch {
+		case tt.code != "" && (oe == nil || oe.Code != tt.code):
+			t.Errorf("%s: %+v %v, want %s", tt.name, g, oe, tt.code)
+		case tt.code == "" && (oe != nil || g.Audience.String() != tt.aud || g.Scope != tt.scope || g.AZP != tt.client):
+			t.Errorf("%s: %+v %v, want aud %q scope %q", tt.name, g, oe, tt.aud, tt.scope)
+		}
+	}
+	if !m.Names(oauth.Audience{"portal", "https://inventory.example.com/"}, "inventory") || m.Names(oauth.Audience{"portal"}, "inventory") {
+		t.Error("Names")
+	}
+}

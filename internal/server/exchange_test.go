@@ -3,7 +3,12 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/proxy"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -107,5 +112,43 @@ func TestTokenExchange(t *testing.T) {
 	}
 	if r := exchange(t, e, "order-status-api", "order-status-api-secret", subject, nil); r["error"] != "invalid_grant" {
 		t.Errorf("a revoked subject token: %v", r)
+	}
+}
+
+// TestExchangedTokenThroughProxy: verify reads the actor chain, and the
+// proxy forwards it to the upstream in X-Gatehouse-Actor.
+func TestExchangedTokenThroughProxy(t *testing.T) {
+	e := start(t, withInventory)
+	ctx := context.Background()
+	verifier := oauth2.GenerateVerifier()
+	q := spaSignIn(t, e, "alice", "alice-password-1", verifier, nil)
+	user := spaRedeem(t, e, q.Get("code"), verifier)
+	tok := exchange(t, e, "order-status-api", "order-status-api-secret", user["access_token"].(string), nil)["access_token"].(string)
+	v, err := verify.New(ctx, verify.Config{Issuer: e.srv.URL, Audience: "inventory-api", InsecureAllowHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := v.Verify(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if actors, err := c.Actors(); err != nil || strings.Join(actors, " ") != "order-status-api spa" {
+		t.Errorf("Actors: %v %v", actors, err)
+	}
+	var got atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got.Store(r.Header.Get(proxy.HeaderActor)) }))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	h, err := proxy.New(proxy.Config{Verifier: v, Upstream: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "/stock", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set(proxy.HeaderActor, "forged")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != 200 || got.Load() != "order-status-api spa" {
+		t.Errorf("proxy: %d, upstream saw X-Gatehouse-Actor %q", w.Code, got.Load())
 	}
 }
