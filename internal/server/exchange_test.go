@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"github.com/gatehouse/gatehouse/proxy"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -150,5 +151,24 @@ func TestExchangedTokenThroughProxy(t *testing.T) {
 	h.ServeHTTP(w, req)
 	if w.Code != 200 || got.Load() != "order-status-api spa" {
 		t.Errorf("proxy: %d, upstream saw X-Gatehouse-Actor %q", w.Code, got.Load())
+	}
+}
+
+// TestExchangeWithMCPSDK (issue 14): the Go MCP SDK's RFC 8693 helper,
+// unmodified, exchanges a user's token at Gatehouse.
+func TestExchangeWithMCPSDK(t *testing.T) {
+	e := start(t, withInventory)
+	verifier := oauth2.GenerateVerifier()
+	q := spaSignIn(t, e, "alice", "alice-password-1", verifier, nil)
+	user := spaRedeem(t, e, q.Get("code"), verifier)
+	tok, err := oauthex.ExchangeToken(context.Background(), e.srv.URL+"/token", &oauthex.TokenExchangeRequest{
+		RequestedTokenType: oauth.TokenTypeAccessToken, Audience: "inventory-api", Resource: "inventory-api",
+		SubjectToken: user["access_token"].(string), SubjectTokenType: oauth.TokenTypeAccessToken,
+	}, &oauthex.ClientCredentials{ClientID: "order-status-api", ClientSecretAuth: &oauthex.ClientSecretAuth{ClientSecret: "order-status-api-secret"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := audOf(t, e, tok.AccessToken); got != `"inventory-api"` {
+		t.Errorf("aud %s", got)
 	}
 }
