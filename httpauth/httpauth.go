@@ -82,6 +82,8 @@ type Middleware struct {
 	// URL and path; empty when not configured.
 	meta              []byte
 	metaURL, metaPath string
+	// delegation is what the API accepts of delegated tokens.
+	delegation Delegation
 }
 
 // New returns middleware that checks tokens with v. It panics when v is
@@ -181,6 +183,9 @@ func (m *Middleware) Authenticate(r *http.Request, scopes ...string) (*verify.Cl
 		// A Verifier breaking its contract must not let a request through
 		// without claims.
 		return nil, tokenError(errors.New("httpauth: the verifier returned neither claims nor an error"))
+	}
+	if e := m.checkDelegation(claims); e != nil {
+		return nil, e
 	}
 	return claims, nil
 }

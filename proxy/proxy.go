@@ -162,6 +162,9 @@ type Config struct {
 	// request, and every challenge names it (resource_metadata), which is
 	// how MCP clients find the authorization server.
 	ResourceMetadata *httpauth.ResourceMetadata
+	// Delegation is what the API accepts of delegated tokens (RFC 8693
+	// act): allowed (default), required or forbidden.
+	Delegation httpauth.Delegation
 	// PreserveHost forwards the client's Host header instead of the
 	// upstream's host (the original is in X-Forwarded-Host either way).
 	PreserveHost bool
@@ -245,6 +248,7 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.ResourceMetadata != nil {
 		opts = append(opts, httpauth.WithResourceMetadata(*cfg.ResourceMetadata))
 	}
+	opts = append(opts, httpauth.WithDelegation(cfg.Delegation))
 	u := *cfg.Upstream // a copy: the caller may reuse its URL
 	if u.Path != "" && !strings.HasPrefix(u.Path, "/") {
 		// url.URL.JoinPath on a host-only URL yields "api/v1"; as a

@@ -28,9 +28,11 @@ type proxyFlags struct {
 	// token passthrough); resource is the API's resource URI, whose
 	// RFC 9728 metadata the proxy serves; alsoAudiences are further names
 	// of the API a token may carry.
-	forwardToken                   bool
-	resource                       string
-	alsoAudiences                  []string
+	forwardToken  bool
+	resource      string
+	alsoAudiences []string
+	// delegation is --delegation: allowed, required or forbidden.
+	delegation                     string
 	tokenCache                     int
 	upstreamTimeout                time.Duration
 	readHeaderTimeout, readTimeout time.Duration
@@ -134,6 +136,7 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
 	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "deprecated: the Authorization header is not forwarded unless --forward-token")
 	_ = fl.MarkDeprecated("strip-authorization", "the Authorization header is not forwarded unless --forward-token")
 	fl.StringVar(&f.resource, "resource", "", "the API's resource URI (e.g. https://mcp.example.com/mcp): serve its RFC 9728 metadata naming --issuer, and point every challenge at it")
+	fl.StringVar(&f.delegation, "delegation", "allowed", "delegated tokens (RFC 8693 act, from a token exchange): allowed, required or forbidden")
 	fl.StringArrayVar(&f.alsoAudiences, "also-audience", nil, "another name of the API a token may carry in aud, e.g. its short id next to its URI (repeat for several)")
 	fl.BoolVar(&f.preserveHost, "preserve-host", false, "forward the client's Host header instead of the upstream's host")
 	fl.BoolVar(&f.insecure, "insecure-allow-http", false, "allow a plain-http issuer on a non-loopback host (only on a trusted network: keys fetched over http can be replaced)")
@@ -177,6 +180,10 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 			return fmt.Errorf("--resource: %v", err)
 		}
 	}
+	delegation, err := httpauth.ParseDelegation(f.delegation)
+	if err != nil {
+		return fmt.Errorf("--delegation: %v", err)
+	}
 	tlsConf, err := proxyTLS(f, logger)
 	if err != nil {
 		return err
@@ -217,6 +224,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		PreserveHost:       f.preserveHost,
 		UpstreamTimeout:    f.upstreamTimeout,
 		ResourceMetadata:   resourceMetadata(f, routes),
+		Delegation:         delegation,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/httpauth"
 	"github.com/gatehouse/gatehouse/proxy"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"net/http"
@@ -170,5 +171,38 @@ func TestExchangeWithMCPSDK(t *testing.T) {
 	}
 	if got := audOf(t, e, tok.AccessToken); got != `"inventory-api"` {
 		t.Errorf("aud %s", got)
+	}
+}
+
+// TestDelegationPolicy: an API can require or forbid delegated tokens.
+func TestDelegationPolicy(t *testing.T) {
+	e := start(t, withInventory)
+	ctx := context.Background()
+	verifier := oauth2.GenerateVerifier()
+	q := spaSignIn(t, e, "alice", "alice-password-1", verifier, nil)
+	user := spaRedeem(t, e, q.Get("code"), verifier)
+	direct := user["access_token"].(string)
+	delegated := exchange(t, e, "order-status-api", "order-status-api-secret", direct, url.Values{"audience": {"inventory-api"}})["access_token"].(string)
+	for _, tc := range []struct {
+		d   httpauth.Delegation
+		aud string
+		tok string
+		ok  bool
+	}{
+		{httpauth.DelegationRequired, "inventory-api", delegated, true},
+		{httpauth.DelegationForbidden, "inventory-api", delegated, false},
+		{httpauth.DelegationRequired, "order-status-api", direct, false},
+		{httpauth.DelegationForbidden, "order-status-api", direct, true},
+	} {
+		v, err := verify.New(ctx, verify.Config{Issuer: e.srv.URL, Audience: tc.aud, InsecureAllowHTTP: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := httpauth.New(v, httpauth.WithDelegation(tc.d))
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tc.tok)
+		if _, herr := m.Authenticate(r); (herr == nil) != tc.ok {
+			t.Errorf("delegation %d, aud %s: %v", tc.d, tc.aud, herr)
+		}
 	}
 }
