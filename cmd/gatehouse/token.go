@@ -140,6 +140,17 @@ func printExplanation(w io.Writer, x *verify.Explanation, issuer, audience strin
 	if x.Payload != nil {
 		fmt.Fprintf(w, "claims: %s\n", indentJSON(x.Payload))
 	}
+	if c := x.Claims; c != nil {
+		if actors, err := c.Actors(); err == nil && len(actors) > 0 {
+			// RFC 8693 act: who passed the subject's request on, latest
+			// first; the path reads the other way round.
+			path := []string{c.Subject}
+			for i := len(actors) - 1; i >= 0; i-- {
+				path = append(path, actors[i])
+			}
+			fmt.Fprintf(w, "delegated: %s (act, the current actor last)\n", terminalSafe(strings.Join(path, " → ")))
+		}
+	}
 	if c := x.Claims; c != nil && !c.Expiry.IsZero() {
 		if d := c.Expiry.Sub(now).Round(time.Second); d > 0 {
 			fmt.Fprintf(w, "expires in %s (%s)\n", d, c.Expiry.UTC().Format(time.RFC3339))

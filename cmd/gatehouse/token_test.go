@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"github.com/gatehouse/gatehouse/internal/testkit"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTokenExplain(t *testing.T) {
@@ -60,5 +64,25 @@ func TestTokenExplain(t *testing.T) {
 
 	if _, err := run(append(common, "--audience", "order-status-api"), ""); err == nil || errors.As(err, &ex) {
 		t.Errorf("empty stdin: want a usage error, got %v", err)
+	}
+}
+
+// TestTokenExplainShowsDelegation: a token from a token exchange shows
+// its delegation path, subject first.
+func TestTokenExplainShowsDelegation(t *testing.T) {
+	key := testkit.ES256Key("k1")
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(testkit.JWKS(key)) }))
+	defer jwks.Close()
+	now := time.Now()
+	claims := testkit.AccessClaims("https://id.example.com", "order-status-api", now, "orders:read", "inventory-api").
+		With("sub", "alice").With("act", map[string]any{"sub": "order-status-api", "act": map[string]any{"sub": "customer-portal"}})
+	var out bytes.Buffer
+	root := newRoot(&out, &out, func(string) (string, bool) { return "", false })
+	root.SetArgs([]string{"token", "explain", "--issuer", "https://id.example.com", "--jwks-url", jwks.URL, "--audience", "inventory-api", key.Sign(claims)})
+	if err := root.Execute(); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "delegated: alice → customer-portal → order-status-api") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
