@@ -56,6 +56,10 @@ type Report struct {
 	// a rule, grouped by rule in configuration order. A non-empty list
 	// fails `gatehouse audit` and stops `gatehouse serve`.
 	Violations []Violation `json:"violations"`
+	// Exchanges are the token-exchange edges: a client that may exchange a
+	// token issued for it for one naming Audience (exchange_to). Policy
+	// rules judge them like the matrix.
+	Exchanges []ExchangeEdge `json:"exchanges,omitempty"`
 	// Warnings are the lint findings: legal but suspicious configuration.
 	// They fail `gatehouse audit` only with --strict.
 	Warnings []Warning `json:"warnings"`
@@ -118,6 +122,22 @@ type APIReach struct {
 	People []GroupGate `json:"people,omitempty"`
 }
 
+// ExchangeEdge is one audience a client may reach by RFC 8693 exchange.
+type ExchangeEdge struct {
+	Client   string `json:"client"`
+	Audience string `json:"audience"`
+}
+
+// client returns the report's client with id, or nil.
+func (r *Report) client(id string) *Client {
+	for i := range r.Clients {
+		if r.Clients[i].ID == id {
+			return &r.Clients[i]
+		}
+	}
+	return nil
+}
+
 // GroupGate is one only_groups rule on an API: the groups that reach it.
 type GroupGate struct {
 	Rule   string   `json:"rule"`
@@ -138,6 +158,7 @@ func Build(cfg *config.Config) *Report {
 		Rules:         []RuleResult{},
 		Violations:    []Violation{},
 		Warnings:      []Warning{},
+		Exchanges:     []ExchangeEdge{},
 	}
 	if cfg == nil {
 		return r
@@ -224,6 +245,11 @@ func Build(cfg *config.Config) *Report {
 			}
 		}
 		r.ReachableBy = append(r.ReachableBy, reach)
+	}
+	for _, c := range cfg.Clients {
+		for _, a := range c.ExchangeTo {
+			r.Exchanges = append(r.Exchanges, ExchangeEdge{Client: c.ID, Audience: a})
+		}
 	}
 	r.checkPolicy(cfg)
 	r.lint(cfg)

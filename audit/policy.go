@@ -111,6 +111,15 @@ func (r *Report) checkPolicy(cfg *config.Config) {
 						c.ID, a, why(c.ID, m.From, m.FromTags, c.Tags), why(a, m.To, m.ToTags, tags(a)), configuredOnly(c)))
 				}
 			}
+			// Reaching an audience by token exchange is reaching it.
+			for _, x := range r.Exchanges {
+				c := r.client(x.Client)
+				if c == nil || !m.MatchesFrom(c.ID, c.Tags) || !m.MatchesTo(x.Audience, tags(x.Audience)) {
+					continue
+				}
+				add(c.ID, x.Audience, fmt.Sprintf("%s may obtain tokens for %s by token exchange (exchange_to), which the rule denies (%s; %s)",
+					c.ID, x.Audience, why(c.ID, m.From, m.FromTags, c.Tags), why(x.Audience, m.To, m.ToTags, tags(x.Audience))))
+			}
 		case config.RuleOnly:
 			m := rule.Only
 			for _, col := range r.Audiences {
@@ -125,6 +134,14 @@ func (r *Report) checkPolicy(cfg *config.Config) {
 					add(c.ID, col.ID, fmt.Sprintf("%s may obtain tokens for %s, which only %s may reach%s",
 						c.ID, col.ID, describeSide(m.From, m.FromTags, "clients"), configuredOnly(c)))
 				}
+			}
+			for _, x := range r.Exchanges {
+				c := r.client(x.Client)
+				if c == nil || !m.MatchesTo(x.Audience, tags(x.Audience)) || m.MatchesFrom(c.ID, c.Tags) {
+					continue
+				}
+				add(c.ID, x.Audience, fmt.Sprintf("%s may obtain tokens for %s by token exchange, which only %s may reach",
+					c.ID, x.Audience, describeSide(m.From, m.FromTags, "clients")))
 			}
 		case config.RuleRequire:
 			switch rule.Require {

@@ -345,3 +345,27 @@ external_audiences: [%q]
 		}
 	}
 }
+
+// TestExchangeEdgesUnderPolicy (issue 14): reaching an audience by token
+// exchange is judged by the policy rules like reaching it directly.
+func TestExchangeEdgesUnderPolicy(t *testing.T) {
+	cfg, err := config.Parse([]byte(`issuer: https://id.example.com
+clients:
+  - id: orders-api
+    secret: orders-api-secret-123
+    tags: [public-facing]
+    exchange_to: [hr-api]
+  - id: hr-api
+    tags: [hr-data]
+policy:
+  - name: nothing public-facing reaches HR data
+    deny: {from_tags: [public-facing], to_tags: [hr-data]}
+`), "t.yaml", func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Build(cfg)
+	if len(r.Exchanges) != 1 || len(r.Violations) != 1 || !strings.Contains(r.Violations[0].Message, "by token exchange") {
+		t.Errorf("exchanges %v, violations %+v", r.Exchanges, r.Violations)
+	}
+}

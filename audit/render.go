@@ -116,6 +116,15 @@ func (r *Report) WriteText(w io.Writer) error {
 		fmt.Fprintln(ew, markConfigured+" configured, but the client has no grant types and cannot obtain tokens")
 	}
 
+	if len(r.Exchanges) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "Reached by token exchange (exchange_to: a token issued for the client, exchanged for one naming the API)")
+		for _, x := range r.Exchanges {
+			line(textValue(x.Client), "→ "+textValue(x.Audience))
+		}
+		tw.Flush()
+	}
+
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "Who can reach each API")
 	if len(r.ReachableBy) == 0 {
