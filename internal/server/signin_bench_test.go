@@ -1,7 +1,12 @@
 package server_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/oauth"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -237,4 +242,68 @@ func BenchmarkRefreshByClientKind(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkTokenExchangeRatio alternates one token exchange served
+// in-process (client authentication, the subject token's verification and
+// revocation lookup, policy, the new token's ES256 signature) with the
+// bare floor it cannot go below — one ES256 verification plus one ES256
+// signature with the standard library — and reports both and their ratio.
+// Target (issue 14): at most 1.25×.
+func BenchmarkTokenExchangeRatio(b *testing.B) {
+	e := start(b, withInventory)
+	h := e.server.Handler()
+	verifier := oauth2.GenerateVerifier()
+	br := newBrowser(b)
+	q := url.Values{"client_id": {"spa"}, "redirect_uri": {"http://127.0.0.1:3000/spa"}, "response_type": {"code"},
+		"scope": {"openid orders:read"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+	p := br.login(e, br.get(e.srv.URL+"/authorize?"+q.Encode()), "alice", "alice-password-1")
+	rec := serveIn(h, e, "POST", "/token", url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"},
+		"code": {p.location.Query().Get("code")}, "redirect_uri": {"http://127.0.0.1:3000/spa"}, "code_verifier": {verifier}}, nil)
+	var user struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &user); err != nil || user.AccessToken == "" {
+		b.Fatal(rec.Body.String())
+	}
+	form := url.Values{"grant_type": {oauth.GrantTokenExchange}, "subject_token": {user.AccessToken},
+		"subject_token_type": {oauth.TokenTypeAccessToken}}.Encode()
+	auth := basic("order-status-api", "order-status-api-secret")
+	exchangeOnce := func() {
+		req := httptest.NewRequest("POST", "/token", strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d %s", w.Code, w.Body.String())
+		}
+	}
+	// The floor: verify the subject token's signature and sign a token
+	// of the same size, with crypto/ecdsa alone.
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	input := []byte(user.AccessToken[:strings.LastIndexByte(user.AccessToken, '.')])
+	digest := sha256.Sum256(input)
+	sig, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	floor := func() {
+		d := sha256.Sum256(input)
+		if !ecdsa.VerifyASN1(&key.PublicKey, d[:], sig) {
+			b.Fatal("bad signature")
+		}
+		if _, err := ecdsa.SignASN1(rand.Reader, key, d[:]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	exchangeOnce()
+	var full, bare time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		exchangeOnce()
+		t1 := time.Now()
+		floor()
+		full, bare = full+t1.Sub(t0), bare+time.Since(t1)
+	}
+	b.ReportMetric(float64(full)/float64(b.N), "exchange-ns/op")
+	b.ReportMetric(float64(bare)/float64(b.N), "floor-ns/op")
+	b.ReportMetric(float64(full)/float64(bare), "ratio")
 }
