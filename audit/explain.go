@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gatehouse/gatehouse/oauth"
 	"io"
 	"slices"
 	"strings"
@@ -49,8 +50,26 @@ func Explain(cfg *config.Config, clientID, grantType string, req policy.Request,
 		return m.Explain(clientID, req), true, nil
 	case "authorization_code":
 		return m.ExplainAuthorization(clientID, req), true, nil
+	case "token_exchange", oauth.GrantTokenExchange:
+		return m.ExplainExchange(clientID, subjectScopes(cfg, req), req), true, nil
 	}
-	return policy.Explanation{}, true, fmt.Errorf("--grant must be client_credentials or authorization_code, not %q", grantType)
+	return policy.Explanation{}, true, fmt.Errorf("--grant must be client_credentials, authorization_code or token_exchange, not %q", grantType)
+}
+
+// subjectScopes are the scopes the explained exchange's subject token is
+// taken to carry: every scope of the configuration (the decision then
+// shows what the targets offer); the request's scope narrows as at the
+// endpoint.
+func subjectScopes(cfg *config.Config, _ policy.Request) []string {
+	var out []string
+	for _, c := range cfg.Clients {
+		for _, s := range c.Scopes {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // Person is who an explained authorization request is for: a user's
@@ -74,6 +93,8 @@ func WriteExplanation(w io.Writer, x policy.Explanation, req policy.Request, for
 	ew := &errWriter{w: w}
 	if x.GrantType == "authorization_code" {
 		fmt.Fprintf(ew, "authorization request (response_type=code) by %s%s — the access token from its code\n", x.Client, requestText(req))
+	} else if x.GrantType == oauth.GrantTokenExchange {
+		fmt.Fprintf(ew, "token exchange (RFC 8693) by %s%s of a token issued for it\n", x.Client, requestText(req))
 	} else {
 		fmt.Fprintf(ew, "client_credentials token request by %s%s\n", x.Client, requestText(req))
 	}

@@ -113,7 +113,7 @@ Questions, answered instead of the report:
 	cmd.Flags().StringVar(&format, "format", "text", "output format: "+strings.Join(audit.Formats(), ", "))
 	cmd.Flags().BoolVar(&strict, "strict", false, "exit 1 on lint warnings too, not only on policy violations")
 	cmd.Flags().StringVar(&q.explain, "explain", "", "explain the token a client_credentials request of this client gets")
-	cmd.Flags().StringVar(&q.grant, "grant", "", "with --explain: client_credentials or authorization_code (default: what the client may use)")
+	cmd.Flags().StringVar(&q.grant, "grant", "", "with --explain: client_credentials, authorization_code or token_exchange (default: what the client may use)")
 	cmd.Flags().StringArrayVar(&q.resources, "resource", nil, "with --explain: an RFC 8707 resource parameter (repeat for several)")
 	cmd.Flags().StringVar(&q.audience, "audience", "", "with --explain: the audience parameter (space-separated targets)")
 	cmd.Flags().StringArrayVar(&q.scopes, "scope", nil, "with --explain: a requested scope (repeat for several)")

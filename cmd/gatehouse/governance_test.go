@@ -344,3 +344,16 @@ func TestExplainForPerson(t *testing.T) {
 		t.Errorf("the report does not show the group gate:\n%s", out)
 	}
 }
+
+// TestExplainExchange (issue 14): the audit explains a token exchange with
+// the endpoint's decision.
+func TestExplainExchange(t *testing.T) {
+	out, _, status := runCLI(t, "audit", "--config", "../../examples/shop.yaml", "--explain", "order-status-api", "--grant", "token_exchange")
+	if status != 0 || !strings.Contains(out, "token exchange (RFC 8693) by order-status-api") || !strings.Contains(out, `aud:   "inventory-api"`) {
+		t.Errorf("status %d\n%s", status, out)
+	}
+	out, _, status = runCLI(t, "audit", "--config", "../../examples/shop.yaml", "--explain", "order-status-api", "--grant", "token_exchange", "--resource", "hr-api")
+	if status != 1 || !strings.Contains(out, "invalid_target") {
+		t.Errorf("outside exchange_to: status %d\n%s", status, out)
+	}
+}

@@ -113,3 +113,24 @@ func (m *Model) Names(aud oauth.Audience, id string) bool {
 	}
 	return false
 }
+
+// ExplainExchange evaluates a token exchange by clientID of a subject
+// token carrying subjectScopes along the endpoint's own decision
+// (Exchange), and says why. What the endpoint also checks of the subject
+// token itself (its aud names the client, may_act, the chain's depth,
+// revocation) is said as a reason, since no token is at hand.
+func (m *Model) ExplainExchange(clientID string, subjectScopes []string, req Request) Explanation {
+	why := []string{"the subject token must be this issuer's unexpired, unrevoked access token whose aud names '" + clientID +
+		"' (and whose may_act, if any, names it); the new token keeps its sub, and its exp is capped by the subject token's"}
+	g, oe := m.Exchange(clientID, subjectScopes, req)
+	if oe == nil {
+		if p := m.client(clientID); p != nil {
+			why = append(why, "'"+clientID+"' may exchange for '"+strings.Join(p.exchangeTo, " ")+"' (exchange_to)")
+		}
+		why = append(why, "aud = '"+g.Audience.String()+"'", "scope = the subject token's scopes that the targets offer: '"+g.Scope+"'",
+			"act = {\"sub\":\""+clientID+"\"} around the subject token's chain")
+	} else {
+		why = append(why, oe.Description)
+	}
+	return explanation(clientID, oauth.GrantTokenExchange, g, oe, why)
+}
