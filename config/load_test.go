@@ -504,6 +504,7 @@ func TestLoadShop(t *testing.T) {
 		"backoffice-portal": {"order-status-api", "hr-api"},
 		"order-status-api":  nil,
 		"hr-api":            nil,
+		"inventory-api":     nil,
 		"order-sync-job":    {"order-status-api"},
 	}
 	if len(cfg.Clients) != len(wantAud) {

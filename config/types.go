@@ -156,6 +156,11 @@ type Client struct {
 	// calling another API on a user's behalf). Only a confidential client
 	// can exchange.
 	ExchangeTo []string `yaml:"exchange_to"`
+	// JWKS is the client's public JSON Web Key Set: it authenticates with
+	// private_key_jwt (RFC 7523 §2.2, RFC 10070), signing assertions with
+	// one of these keys. A client may have both jwks and a secret while it
+	// moves from one to the other.
+	JWKS map[string]any `yaml:"jwks"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -229,9 +234,9 @@ func (c *Client) PKCERequired() bool {
 	return c.Public() || c.RequirePKCE == nil || *c.RequirePKCE
 }
 
-// Public reports whether the client has no secret and so cannot
-// authenticate itself.
-func (c *Client) Public() bool { return c.Secret == "" }
+// Public reports whether the client has neither a secret nor keys and so
+// cannot authenticate itself.
+func (c *Client) Public() bool { return c.Secret == "" && len(c.JWKS) == 0 }
 
 // ExternalAudience is an audience value that is not a Gatehouse client, such
 // as a third-party API. In YAML it is either a plain string (the ID) or a
