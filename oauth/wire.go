@@ -18,6 +18,7 @@ const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthNone              = "none"
+	AuthPrivateKeyJWT     = "private_key_jwt"
 )
 
 // TokenTypeAccessJWT is the JWT "typ" header of RFC 9068 access tokens.

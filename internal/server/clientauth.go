@@ -40,8 +40,11 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 		s.clientAuthFailed(r, id, reason)
 		return nil, oauth.InvalidClient("client authentication failed")
 	}
+	if method == oauth.AuthPrivateKeyJWT {
+		return s.authenticateAssertion(w, r, c, id, sec, refuse)
+	}
 	switch {
-	case c != nil && c.secret == nil:
+	case c != nil && c.secret == nil && c.keys == nil:
 		// A public client identifies itself; a secret it sends anyway is
 		// a misconfiguration and refused rather than ignored.
 		if method != oauth.AuthNone {
@@ -62,7 +65,8 @@ func (s *Server) authenticateClient(w http.ResponseWriter, r *http.Request, p oa
 		return &clientEntry{cfg: &config.Client{ID: gc.ID, Name: gc.Name, RedirectURIs: gc.RedirectURIs}}, nil
 	case c == nil:
 		return refuse("unknown_client")
-	case method == oauth.AuthNone:
+	case method == oauth.AuthNone, c.secret == nil:
+		// No credential, or a secret for a client that has keys only.
 		return refuse("wrong_method")
 	}
 	// A cheap check (a plain secret, or a slow hash that matched before)
@@ -99,6 +103,9 @@ func tooManyFailures(retry int) *oauth.Error {
 
 // clientCredentials extracts the presented credentials and the method.
 func clientCredentials(r *http.Request, p oauth.Form) (id, sec, method string, _ *oauth.Error) {
+	if typ, ok := p.Get("client_assertion_type"); ok {
+		return assertionCredentials(r, p, typ)
+	}
 	postID, hasPostID := p.Get("client_id")
 	postSecret, hasPostSecret := p.Get("client_secret")
 	authz := r.Header.Values("Authorization")
@@ -143,4 +150,45 @@ func clientCredentials(r *http.Request, p oauth.Form) (id, sec, method string, _
 		return postID, postSecret, oauth.AuthClientSecretPost, nil
 	}
 	return postID, "", oauth.AuthNone, nil
+}
+
+// assertionCredentials reads a private_key_jwt authentication (RFC 7523
+// §2.2): the assertion, and the client it claims (sub), which client_id
+// must repeat when sent. The assertion is verified in authenticateClient.
+func assertionCredentials(r *http.Request, p oauth.Form, typ string) (id, assertion, method string, _ *oauth.Error) {
+	assertion, _ = p.Get("client_assertion")
+	_, hasSecret := p.Get("client_secret")
+	switch {
+	case typ != assertionType:
+		return "", "", "", oauth.InvalidClient("client_assertion_type must be " + assertionType)
+	case assertion == "":
+		return "", "", "", oauth.InvalidClient("client_assertion is missing")
+	case len(r.Header.Values("Authorization")) > 0 || hasSecret:
+		return "", "", "", oauth.InvalidRequest("use one client authentication method: a client assertion, HTTP Basic or client_secret, not several")
+	}
+	sub, err := assertionSubject(assertion)
+	if err != nil {
+		return "", "", "", oauth.InvalidClient(err.Error())
+	}
+	if postID, ok := p.Get("client_id"); ok && postID != sub {
+		return "", "", "", oauth.InvalidClient("client_id differs from the client assertion's sub")
+	}
+	return sub, assertion, oauth.AuthPrivateKeyJWT, nil
+}
+
+// authenticateAssertion checks a private_key_jwt client's assertion.
+func (s *Server) authenticateAssertion(w http.ResponseWriter, r *http.Request, c *clientEntry, id, assertion string,
+	refuse func(string) (*clientEntry, *oauth.Error)) (*clientEntry, *oauth.Error) {
+	switch {
+	case c == nil:
+		return refuse("unknown_client")
+	case c.keys == nil:
+		return refuse("wrong_method")
+	}
+	if err := s.checkAssertion(r.Context(), id, c.keys, assertion); err != nil {
+		s.log.Info("client assertion refused", "client", id, "reason", err.Error())
+		return refuse("bad_assertion")
+	}
+	setClient(w, id)
+	return c, nil
 }

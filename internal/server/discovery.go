@@ -12,7 +12,7 @@ import (
 // 8414 authorization server metadata once, at start: they change only with
 // the configuration. Only what is implemented is advertised.
 func (s *Server) buildMetadata() (oidc, as []byte, err error) {
-	authMethods := []string{"client_secret_basic", "client_secret_post"}
+	authMethods := []string{"client_secret_basic", "client_secret_post", "private_key_jwt"}
 	scopes := []string{}
 	for _, c := range s.cfg.Clients {
 		for _, sc := range c.Scopes {
@@ -30,21 +30,22 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 	}
 	// Fields both documents share (RFC 8414 §2, OIDC Discovery §3).
 	m := map[string]any{
-		"issuer":                                         s.issuer,
-		"authorization_endpoint":                         s.issuer + pathAuthorize,
-		"token_endpoint":                                 s.issuer + pathToken,
-		"jwks_uri":                                       s.issuer + pathJWKS,
-		"introspection_endpoint":                         s.issuer + pathIntrospect,
-		"revocation_endpoint":                            s.issuer + pathRevoke,
-		"grant_types_supported":                          grants,
-		"response_types_supported":                       []string{"code"},
-		"response_modes_supported":                       []string{"query"},
-		"code_challenge_methods_supported":               []string{"S256"},
-		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported":  authMethods,
-		"revocation_endpoint_auth_methods_supported":     authMethods,
-		"scopes_supported":                               scopes,
-		"authorization_response_iss_parameter_supported": true,
+		"issuer":                                           s.issuer,
+		"authorization_endpoint":                           s.issuer + pathAuthorize,
+		"token_endpoint":                                   s.issuer + pathToken,
+		"jwks_uri":                                         s.issuer + pathJWKS,
+		"introspection_endpoint":                           s.issuer + pathIntrospect,
+		"revocation_endpoint":                              s.issuer + pathRevoke,
+		"grant_types_supported":                            grants,
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"ES256", "EdDSA", "RS256", "PS256"},
+		"introspection_endpoint_auth_methods_supported":    authMethods,
+		"revocation_endpoint_auth_methods_supported":       authMethods,
+		"scopes_supported":                                 scopes,
+		"authorization_response_iss_parameter_supported":   true,
 		// Gatehouse's own: where an API fetches the routes it declared
 		// (gatehouse proxy discovers it here).
 		oauth.DiscoveryRoutesEndpoint: s.issuer + pathRoutes,

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	jose "github.com/go-jose/go-jose/v4"
 	"log/slog"
 	"net"
 	"net/http"
@@ -164,6 +165,8 @@ type clientEntry struct {
 	cfg    *config.Client
 	secret secret.Checker // nil for a public client
 	set    string         // the secret's parameter set (secret.ParamSet)
+	// keys are the client's public keys for private_key_jwt, or nil.
+	keys *jose.JSONWebKeySet
 }
 
 // grantClients is the configuration's clients as the grant engine reads them.
@@ -187,6 +190,13 @@ func loadClients(cfg *config.Config, gate secret.Gate) (map[string]*clientEntry,
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]
 		e := &clientEntry{cfg: c}
+		if len(c.JWKS) > 0 {
+			keys, err := parseClientKeys(c.JWKS)
+			if err != nil {
+				return nil, nil, errors.New("client " + c.ID + ": " + err.Error())
+			}
+			e.keys = keys
+		}
 		if c.Secret != "" {
 			chk, err := secret.ParseGated(c.Secret, gate)
 			if err != nil {
