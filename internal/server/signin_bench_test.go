@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/oauth"
 	"net/http"
 	"net/http/httptest"
@@ -251,7 +252,8 @@ func BenchmarkRefreshByClientKind(b *testing.B) {
 // signature with the standard library — and reports both and their ratio.
 // Target (issue 14): at most 1.25×.
 func BenchmarkTokenExchangeRatio(b *testing.B) {
-	e := start(b, withInventory)
+	// Access log off, as a bench of the grant, not of logging.
+	e := startWith(b, func(o *server.Options) { o.AccessLog = false }, withInventory)
 	h := e.server.Handler()
 	verifier := oauth2.GenerateVerifier()
 	br := newBrowser(b)
