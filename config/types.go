@@ -161,6 +161,10 @@ type Client struct {
 	// one of these keys. A client may have both jwks and a secret while it
 	// moves from one to the other.
 	JWKS map[string]any `yaml:"jwks"`
+	// JWKSURI is where the client publishes its key set instead (https;
+	// http only on loopback): fetched on first use, kept an hour, fetched
+	// again when an assertion names a key it lacks.
+	JWKSURI string `yaml:"jwks_uri"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
@@ -236,7 +240,7 @@ func (c *Client) PKCERequired() bool {
 
 // Public reports whether the client has neither a secret nor keys and so
 // cannot authenticate itself.
-func (c *Client) Public() bool { return c.Secret == "" && len(c.JWKS) == 0 }
+func (c *Client) Public() bool { return c.Secret == "" && len(c.JWKS) == 0 && c.JWKSURI == "" }
 
 // ExternalAudience is an audience value that is not a Gatehouse client, such
 // as a third-party API. In YAML it is either a plain string (the ID) or a

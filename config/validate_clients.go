@@ -79,6 +79,15 @@ func (d *decoder) validateClient(c *Client, p *pos, clientIDs, externalIDs map[s
 
 	d.validateTags(who, c.Tags, p)
 
+	if c.JWKSURI != "" {
+		switch u, err := url.Parse(c.JWKSURI); {
+		case len(c.JWKS) > 0:
+			d.add(p.at("jwks_uri"), "keep one: jwks inline or jwks_uri", "%s: both jwks and jwks_uri", who)
+		case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))):
+			d.add(p.at("jwks_uri"), "an https URL (http only on loopback)", "%s: jwks_uri %q is not an https URL", who, c.JWKSURI)
+		}
+	}
+
 	d.noDuplicates(who, "exchange_to", c.ExchangeTo, p)
 	if len(c.ExchangeTo) > 0 && c.Public() {
 		d.add(p.at("exchange_to"), "give the client a secret: a token exchange needs a client that authenticates", "%s: a public client cannot exchange tokens", who)

@@ -91,7 +91,7 @@ func algList() string { return "ES256, EdDSA, RS256 or PS256" }
 
 // checkAssertion verifies a private_key_jwt assertion of client id with
 // keys; the reason of a refusal is for the log and audit trail only.
-func (s *Server) checkAssertion(ctx context.Context, id string, keys *jose.JSONWebKeySet, assertion string) error {
+func (s *Server) checkAssertion(ctx context.Context, id string, keys clientKeys, assertion string) error {
 	tok, err := jose.ParseSigned(assertion, assertionAlgs)
 	if err != nil || len(tok.Signatures) != 1 {
 		return errors.New("not a JWS with one signature by " + algList())
@@ -104,7 +104,11 @@ func (s *Server) checkAssertion(ctx context.Context, id string, keys *jose.JSONW
 	default:
 		return errors.New("typ " + oauth.SafeName(typ) + " is not a client assertion's")
 	}
-	payload, err := verifyWithKeys(tok, keys, h.KeyID)
+	candidates, err := keys.candidates(ctx, h.KeyID)
+	if err != nil {
+		return err
+	}
+	payload, err := verifyWithKeys(tok, candidates)
 	if err != nil {
 		return err
 	}
@@ -125,13 +129,8 @@ func (s *Server) checkAssertion(ctx context.Context, id string, keys *jose.JSONW
 	return nil
 }
 
-// verifyWithKeys checks the signature with the key the header names, or
-// with each key when it names none.
-func verifyWithKeys(tok *jose.JSONWebSignature, keys *jose.JSONWebKeySet, kid string) ([]byte, error) {
-	candidates := keys.Keys
-	if kid != "" {
-		candidates = keys.Key(kid)
-	}
+// verifyWithKeys checks the signature with each candidate key.
+func verifyWithKeys(tok *jose.JSONWebSignature, candidates []jose.JSONWebKey) ([]byte, error) {
 	for _, k := range candidates {
 		if payload, err := tok.Verify(k.Key); err == nil {
 			return payload, nil

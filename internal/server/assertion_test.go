@@ -6,7 +6,10 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,3 +116,47 @@ func TestPrivateKeyJWT(t *testing.T) {
 }
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// TestPrivateKeyJWTByURI: keys published at jwks_uri are fetched on first
+// use and fetched again when an assertion names a new key (rotation).
+func TestPrivateKeyJWTByURI(t *testing.T) {
+	k1, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	var set atomic.Value
+	publish := func(keys ...jose.JSONWebKey) {
+		b, _ := json.Marshal(jose.JSONWebKeySet{Keys: keys})
+		set.Store(b)
+	}
+	publish(jose.JSONWebKey{Key: &k1.PublicKey, KeyID: "job-1", Algorithm: "ES256"})
+	var hits atomic.Int64
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(set.Load().([]byte))
+	}))
+	defer jwks.Close()
+	e := start(t, func(c *config.Config) {
+		c.Clients = append(c.Clients, config.Client{ID: "key-job", JWKSURI: jwks.URL, GrantTypes: []string{"client_credentials"},
+			Audience: []string{"order-status-api"}, Scopes: []string{"orders:read"}})
+	})
+	send := func(a string) map[string]any {
+		return tokenRequest(t, e, "", url.Values{"grant_type": {"client_credentials"},
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {a}})
+	}
+	aud := func(c map[string]any) { c["aud"] = e.srv.URL }
+	if r := send(assertion(t, k1, jose.ES256, aud, "")); r["access_token"] == nil {
+		t.Fatalf("key 1: %v", r)
+	}
+	// Rotated: the client now signs with key 2, published under a new kid.
+	publish(jose.JSONWebKey{Key: &k2.PublicKey, KeyID: "job-2", Algorithm: "ES256"})
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k2}, (&jose.SignerOptions{}).WithHeader("kid", "job-2"))
+	now := time.Now()
+	a2, _ := jwt.Signed(signer).Claims(map[string]any{"iss": "key-job", "sub": "key-job", "aud": e.srv.URL,
+		"exp": now.Add(time.Minute).Unix(), "jti": rand.Text()}).Serialize()
+	if r := send(a2); r["access_token"] == nil {
+		t.Errorf("key 2 after rotation: %v", r)
+	}
+	if n := hits.Load(); n != 2 {
+		t.Errorf("jwks_uri fetched %d times, want 2", n)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	jose "github.com/go-jose/go-jose/v4"
 	"log/slog"
 	"net"
 	"net/http"
@@ -166,7 +165,7 @@ type clientEntry struct {
 	secret secret.Checker // nil for a public client
 	set    string         // the secret's parameter set (secret.ParamSet)
 	// keys are the client's public keys for private_key_jwt, or nil.
-	keys *jose.JSONWebKeySet
+	keys clientKeys
 }
 
 // grantClients is the configuration's clients as the grant engine reads them.
@@ -190,12 +189,15 @@ func loadClients(cfg *config.Config, gate secret.Gate) (map[string]*clientEntry,
 	for i := range cfg.Clients {
 		c := &cfg.Clients[i]
 		e := &clientEntry{cfg: c}
-		if len(c.JWKS) > 0 {
+		switch {
+		case len(c.JWKS) > 0:
 			keys, err := parseClientKeys(c.JWKS)
 			if err != nil {
 				return nil, nil, errors.New("client " + c.ID + ": " + err.Error())
 			}
-			e.keys = keys
+			e.keys = staticKeys{keys}
+		case c.JWKSURI != "":
+			e.keys = newRemoteKeys(c.JWKSURI, time.Now)
 		}
 		if c.Secret != "" {
 			chk, err := secret.ParseGated(c.Secret, gate)
