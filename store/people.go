@@ -75,5 +75,10 @@ type OnceStore interface {
 	// UseOnce records key as used until expiresAt. If key is already
 	// recorded with an expiry after now it returns ErrConflict and changes
 	// nothing: the value was used before. key and expiresAt are required.
+	// A mark is visible to every instance once UseOnce returns and
+	// survives a crash of the process; unlike the other writes it need not
+	// survive a power loss of the database host (SQLite writes it without
+	// the fsync): the values it guards live minutes, and the fsync cost
+	// more than the check it completes (bench/README.md, issue 14).
 	UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error
 }

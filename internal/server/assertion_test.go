@@ -33,7 +33,7 @@ func withKeyJob(pub *ecdsa.PublicKey) func(*config.Config) {
 
 // assertion signs a client assertion with go-jose (an independent JOSE
 // library), claims edited by edit.
-func assertion(t *testing.T, key *ecdsa.PrivateKey, alg jose.SignatureAlgorithm, edit func(c map[string]any), typ string) string {
+func assertion(t testing.TB, key *ecdsa.PrivateKey, alg jose.SignatureAlgorithm, edit func(c map[string]any), typ string) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithHeader("kid", "job-1")
 	if typ != "" {

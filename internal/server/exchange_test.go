@@ -10,8 +10,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
@@ -204,5 +206,34 @@ func TestDelegationPolicy(t *testing.T) {
 		if _, herr := m.Authenticate(r); (herr == nil) != tc.ok {
 			t.Errorf("delegation %d, aud %s: %v", tc.d, tc.aud, herr)
 		}
+	}
+}
+
+// TestExchangeRevocationAcrossInstances: a revocation made through another
+// instance (here: the shared store written directly) is seen by the
+// exchange within unrevokedTTL, one made through this instance at once.
+func TestExchangeRevocationAcrossInstances(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	e := startAt(t, clock, withInventory)
+	verifier := oauth2.GenerateVerifier()
+	q := spaSignIn(t, e, "alice", "alice-password-1", verifier, nil)
+	subject := spaRedeem(t, e, q.Get("code"), verifier)["access_token"].(string)
+	if r := exchange(t, e, "order-status-api", "order-status-api-secret", subject, nil); r["access_token"] == nil {
+		t.Fatalf("first exchange: %v", r)
+	}
+	c, _ := claimsFromJWKS(t, e, subject)
+	if err := e.store.RevokeAccess(context.Background(), c["jti"].(string), time.Unix(int64(c["exp"].(float64)), 0)); err != nil {
+		t.Fatal(err)
+	}
+	if r := exchange(t, e, "order-status-api", "order-status-api-secret", subject, nil); r["access_token"] == nil {
+		t.Fatalf("within the second the other instance's revocation is not yet seen (documented): %v", r)
+	}
+	mu.Lock()
+	now = now.Add(1001 * time.Millisecond)
+	mu.Unlock()
+	if r := exchange(t, e, "order-status-api", "order-status-api-secret", subject, nil); r["error"] != "invalid_grant" {
+		t.Errorf("a second later the revocation must be seen: %v", r)
 	}
 }

@@ -122,9 +122,11 @@ type Server struct {
 // shared is what every version of the configuration serves with.
 type shared struct {
 	issuer string
-	keys   KeyRing
-	store  store.Store
-	log    *slog.Logger
+	// unrevoked remembers exchange subject tokens found unrevoked.
+	unrevoked unrevoked
+	keys      KeyRing
+	store     store.Store
+	log       *slog.Logger
 	// events receives the audit trail (internal/events).
 	events events.Sink
 	now    func() time.Time
@@ -256,7 +258,7 @@ func New(o Options) (*Server, error) {
 		// Registrations: 10 per address, then one a minute; each counts.
 		registrations: newFailureLimiter(time.Minute, 10, 10000, 1),
 	}
-	sh.store = &countedStore{Store: o.Store, errs: sh.metrics.storeErrs}
+	sh.store = &countedStore{Store: o.Store, errs: sh.metrics.storeErrs, revoking: sh.unrevoked.changed}
 	sh.metadataTransport = o.MetadataTransport
 	sh.reloads = newReloadCounter(sh.metrics.reg)
 	sh.sessionCookie, sh.csrfCookie, sh.upstreamCookie = "gatehouse_session", "gatehouse_csrf", "gatehouse_upstream"

@@ -15,6 +15,10 @@ import (
 type countedStore struct {
 	store.Store
 	errs *prometheus.CounterVec
+	// revoking is called after every call that may revoke something
+	// (succeeded or not: a failed write may still have landed), so what
+	// remembers unrevoked tokens forgets them.
+	revoking func()
 }
 
 func (c *countedStore) count(op string, err error) error {
@@ -39,6 +43,9 @@ func (c *countedStore) GetCode(ctx context.Context, hash string) (store.AuthCode
 
 func (c *countedStore) RedeemCode(ctx context.Context, hash string, iss store.Issued, now time.Time) (store.AuthCode, error) {
 	a, err := c.Store.RedeemCode(ctx, hash, iss, now)
+	if err != nil { // a replayed code revokes what it issued
+		c.revoking()
+	}
 	return a, c.count("redeem_code", err)
 }
 
@@ -49,19 +56,25 @@ func (c *countedStore) GetRefresh(ctx context.Context, hash string) (store.Refre
 
 func (c *countedStore) RotateRefresh(ctx context.Context, old string, next store.RefreshToken, a store.AccessRecord, now time.Time) (store.RefreshFamily, error) {
 	f, err := c.Store.RotateRefresh(ctx, old, next, a, now)
+	if err != nil { // a reused refresh token revokes its family
+		c.revoking()
+	}
 	return f, c.count("rotate_refresh", err)
 }
 
 func (c *countedStore) RevokeFamily(ctx context.Context, id string, now time.Time) error {
+	defer c.revoking()
 	return c.count("revoke_family", c.Store.RevokeFamily(ctx, id, now))
 }
 
 func (c *countedStore) RevokeFamiliesBySession(ctx context.Context, sid string, now time.Time) (int, error) {
 	n, err := c.Store.RevokeFamiliesBySession(ctx, sid, now)
+	c.revoking()
 	return n, c.count("revoke_session_families", err)
 }
 
 func (c *countedStore) RevokeAccess(ctx context.Context, jti string, exp time.Time) error {
+	defer c.revoking()
 	return c.count("revoke_access", c.Store.RevokeAccess(ctx, jti, exp))
 }
 

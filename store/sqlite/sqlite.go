@@ -6,7 +6,8 @@
 // synchronous=FULL, so a transaction that has committed survives a crash or
 // power loss, as the store contract demands. The price is one fsync of the
 // WAL per commit (NORMAL would skip it and could lose the last commits on
-// power loss). Write transactions start with BEGIN IMMEDIATE, so concurrent
+// power loss). The exception is UseOnce's marks, written on a connection
+// of their own with synchronous=NORMAL, as store.OnceStore allows. Write transactions start with BEGIN IMMEDIATE, so concurrent
 // writers queue on busy_timeout instead of failing with SQLITE_BUSY when a
 // read lock cannot be upgraded.
 //
@@ -66,6 +67,10 @@ type sqlStore struct {
 	// busy_timeout. Reads never take it.
 	writer chan struct{}
 	stmts  sync.Map // query → *sql.Stmt, see prepared
+	// marks writes single-use marks (UseOnce) on one connection with
+	// synchronous=NORMAL: see UseOnce.
+	marks    *sql.DB
+	markStmt *sql.Stmt // useOnceQuery on marks
 
 	rotations chan *rotation // to rotateLoop
 	quit      chan struct{}  // closed by Close
@@ -112,7 +117,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 
-	db, err := sql.Open("sqlite", dsn(path))
+	db, err := sql.Open("sqlite", dsn(path, "FULL"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
@@ -129,7 +134,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	raw := &sqlStore{db: db, writer: make(chan struct{}, 1), rotations: make(chan *rotation),
+	marks, err := sql.Open("sqlite", dsn(path, "NORMAL"))
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	marks.SetMaxOpenConns(1)
+	marks.SetMaxIdleConns(1)
+	markStmt, err := marks.PrepareContext(ctx, useOnceQuery)
+	if err != nil {
+		_ = errors.Join(marks.Close(), db.Close())
+		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
+	}
+	raw := &sqlStore{db: db, marks: marks, markStmt: markStmt, writer: make(chan struct{}, 1), rotations: make(chan *rotation),
 		quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go raw.rotateLoop()
 	return &Store{Store: backend.Check(backendName, raw), raw: raw}, nil
@@ -168,11 +185,11 @@ func isBusy(err error) bool {
 // because database/sql pools connections: the driver applies them to every
 // new connection, where a one-off PRAGMA statement would configure only
 // whichever connection happened to run it.
-func dsn(path string) string {
+func dsn(path, synchronous string) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "synchronous("+synchronous+")")
 	q.Add("_pragma", "foreign_keys(ON)")
 	// BEGIN IMMEDIATE for read-write transactions; read-only ones
 	// (sql.TxOptions{ReadOnly: true}) stay deferred and never block writers.
@@ -198,7 +215,7 @@ func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() { close(s.quit) })
 	<-s.loopDone
 	s.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
-	return s.db.Close()
+	return errors.Join(s.markStmt.Close(), s.marks.Close(), s.db.Close())
 }
 
 // KeyRing returns the current key ring, read in one snapshot.
