@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/testkit"
@@ -25,7 +26,7 @@ import (
 // startCluster runs n Gatehouse instances on loopback ports over one
 // PostgreSQL schema, as behind a load balancer: one issuer URL, separate
 // processes' worth of state (pools, key rings, limiters) per instance.
-func startCluster(t *testing.T, n int) []*env {
+func startCluster(t *testing.T, n int, extra ...func(*config.Config)) []*env {
 	t.Helper()
 	dsn := pgtest.Schema(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -50,7 +51,11 @@ func startCluster(t *testing.T, n int) []*env {
 			t.Fatal(err)
 		}
 		go ring.Run(ctx)
-		s, err := server.New(server.Options{Config: parseTestConfig(t, issuer), Keys: ring, Store: st})
+		cfg := parseTestConfig(t, issuer)
+		for _, f := range extra {
+			f(cfg)
+		}
+		s, err := server.New(server.Options{Config: cfg, Keys: ring, Store: st})
 		if err != nil {
 			t.Fatal(err)
 		}
