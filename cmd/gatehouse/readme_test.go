@@ -197,6 +197,7 @@ func TestReadme(t *testing.T) {
 	for _, must := range []string{
 		"grant_type=client_credentials http://127.0.0.1:8080/token",
 		"resource=hr-api",
+		"resource=inventory-api",
 		"/introspect",
 		"get-token.sh customer-portal",
 		"token explain",
