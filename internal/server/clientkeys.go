@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -57,9 +60,30 @@ type remoteKeys struct {
 	triedAt, unknownAt time.Time
 }
 
+// newRemoteKeys fetches from url, which the operator configured (clients
+// that name their own documents — metadata documents, registration — cannot
+// use private_key_jwt yet). It may therefore name an internal host, unlike
+// a metadata document's URL (internal/cimd fences those to public
+// addresses), but never a link-local one: that is where clouds serve
+// instance credentials, and no key set lives there.
 func newRemoteKeys(url string, now func() time.Time) *remoteKeys {
-	return &remoteKeys{url: url, now: now, client: &http.Client{Timeout: clientKeysTimeout,
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: clientKeysTimeout, Control: notLinkLocal}).DialContext
+	return &remoteKeys{url: url, now: now, client: &http.Client{Timeout: clientKeysTimeout, Transport: t,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return errors.New("jwks_uri redirects") }}}
+}
+
+// notLinkLocal refuses, at connect time, link-local, multicast and
+// unspecified addresses.
+func notLinkLocal(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return err
+	}
+	if a := ap.Addr().Unmap(); a.IsLinkLocalUnicast() || a.IsMulticast() || a.IsUnspecified() || a.IsInterfaceLocalMulticast() {
+		return fmt.Errorf("jwks_uri: address %s is link-local or not a host", a)
+	}
+	return nil
 }
 
 func (r *remoteKeys) candidates(ctx context.Context, kid string) ([]jose.JSONWebKey, error) {
