@@ -33,6 +33,10 @@ type AuthCode struct {
 	// AMR lists how the user authenticated (the ID token's "amr", RFC
 	// 8176 values such as "pwd"); a list like Scopes.
 	AMR []string
+	// DPoPJKT is the RFC 7638 thumbprint of the key the authorization
+	// request bound the code to (RFC 9449 §10, dpop_jkt); the code is
+	// redeemed only with a DPoP proof by that key. Empty when unbound.
+	DPoPJKT string
 	// SessionID links the code to the browser session that approved it
 	// (the server's choice of identifier; may be empty).
 	SessionID string

@@ -26,7 +26,11 @@ type RefreshFamily struct {
 	// AMR lists how the user authenticated at AuthTime (RFC 8176), so an
 	// ID token issued at a refresh says the same as the first one; a list
 	// like Scopes.
-	AMR       []string
+	AMR []string
+	// DPoPJKT is the thumbprint of the key a public client's refresh
+	// tokens are bound to (RFC 9449 §5): every refresh needs a DPoP proof
+	// by that key. Empty when unbound.
+	DPoPJKT   string
 	CreatedAt time.Time
 	// ExpiresAt is the family's absolute end (required); no token of the
 	// family rotates from then on.

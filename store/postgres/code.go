@@ -15,7 +15,7 @@ import (
 
 const codeColumns = `hash, client_id, redirect_uri, code_challenge, code_challenge_method,
 	nonce, subject, scopes, audience, auth_time, session_id, created_at, expires_at,
-	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims, amr`
+	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims, amr, dpop_jkt`
 
 func scanCode(row pgx.Row) (store.AuthCode, error) {
 	var (
@@ -25,7 +25,7 @@ func scanCode(row pgx.Row) (store.AuthCode, error) {
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&c.Nonce, &c.Subject, &c.Scopes, &c.Audience, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &c.IDTokenClaims, &c.AMR); err != nil {
+		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &c.IDTokenClaims, &c.AMR, &c.DPoPJKT); err != nil {
 		return store.AuthCode{}, err
 	}
 	c.AuthTime = fromTS(authTime)
@@ -41,10 +41,10 @@ func (s *sqlStore) CreateCode(ctx context.Context, c store.AuthCode) error {
 	// One statement is one transaction.
 	_, err := s.pool.Exec(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
 		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
-		session_id, created_at, expires_at, id_token_claims, amr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		session_id, created_at, expires_at, id_token_claims, amr, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		c.Hash, c.ClientID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		c.Subject, list(c.Scopes), list(c.Audience), ts(c.AuthTime),
-		c.SessionID, ts(c.CreatedAt), ts(c.ExpiresAt), list(c.IDTokenClaims), list(c.AMR))
+		c.SessionID, ts(c.CreatedAt), ts(c.ExpiresAt), list(c.IDTokenClaims), list(c.AMR), c.DPoPJKT)
 	if err != nil {
 		return insertErr("create code", "code", err)
 	}

@@ -17,7 +17,7 @@ import (
 
 const (
 	familyColumns = `f.id, f.client_id, f.subject, f.scopes, f.audience, f.session_id,
-		f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.amr`
+		f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.amr, f.dpop_jkt`
 	tokenColumns = `t.hash, t.family_id, t.created_at, t.expires_at, t.rotated_at`
 	// tokenFamilyQuery reads a token and its family; $1 is the hash.
 	tokenFamilyQuery = `SELECT ` + tokenColumns + `, ` + familyColumns + `
@@ -34,7 +34,7 @@ func scanTokenFamily(row pgx.Row) (store.RefreshToken, store.RefreshFamily, erro
 	)
 	if err := row.Scan(&t.Hash, &t.FamilyID, &tCreated, &tExpires, &tRotated,
 		&f.ID, &f.ClientID, &f.Subject, &f.Scopes, &f.Audience, &f.SessionID,
-		&fAuth, &fCreated, &fExpires, &fRevoked, &f.AMR); err != nil {
+		&fAuth, &fCreated, &fExpires, &fRevoked, &f.AMR, &f.DPoPJKT); err != nil {
 		return store.RefreshToken{}, store.RefreshFamily{}, err
 	}
 	t.CreatedAt, t.ExpiresAt, t.RotatedAt = fromTS(tCreated), fromTS(tExpires), fromTS(tRotated)
@@ -47,10 +47,10 @@ func scanTokenFamily(row pgx.Row) (store.RefreshToken, store.RefreshFamily, erro
 // two statements.
 func queueFamily(b *pgx.Batch, f store.RefreshFamily, first store.RefreshToken) {
 	b.Queue(`INSERT INTO refresh_families (id, client_id, subject, scopes,
-		audience, session_id, auth_time, created_at, expires_at, revoked_at, amr)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		audience, session_id, auth_time, created_at, expires_at, revoked_at, amr, dpop_jkt)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		f.ID, f.ClientID, f.Subject, list(f.Scopes), list(f.Audience), f.SessionID,
-		ts(f.AuthTime), ts(f.CreatedAt), ts(f.ExpiresAt), ts(f.RevokedAt), list(f.AMR))
+		ts(f.AuthTime), ts(f.CreatedAt), ts(f.ExpiresAt), ts(f.RevokedAt), list(f.AMR), f.DPoPJKT)
 	queueToken(b, first)
 }
 

@@ -13,7 +13,7 @@ import (
 
 const codeColumns = `hash, client_id, redirect_uri, code_challenge, code_challenge_method,
 	nonce, subject, scopes, audience, auth_time, session_id, created_at, expires_at,
-	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims, amr`
+	used_at, issued_family_id, issued_access_jti, issued_access_exp, id_token_claims, amr, dpop_jkt`
 
 func scanCode(row scanner) (store.AuthCode, error) {
 	var (
@@ -24,7 +24,7 @@ func scanCode(row scanner) (store.AuthCode, error) {
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.CodeChallenge, &c.CodeChallengeMethod,
 		&c.Nonce, &c.Subject, &scopes, &aud, &authTime, &c.SessionID, &created, &expires,
-		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &claims, &amr); err != nil {
+		&used, &c.Issued.FamilyID, &c.Issued.AccessJTI, &issuedExp, &claims, &amr, &c.DPoPJKT); err != nil {
 		return store.AuthCode{}, err
 	}
 	var err error
@@ -52,10 +52,10 @@ func scanCode(row scanner) (store.AuthCode, error) {
 func (s *sqlStore) CreateCode(ctx context.Context, c store.AuthCode) error {
 	_, err := s.db.ExecContext(ctx, `INSERT INTO auth_codes (hash, client_id, redirect_uri,
 		code_challenge, code_challenge_method, nonce, subject, scopes, audience, auth_time,
-		session_id, created_at, expires_at, id_token_claims, amr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		session_id, created_at, expires_at, id_token_claims, amr, dpop_jkt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ClientID, c.RedirectURI, c.CodeChallenge, c.CodeChallengeMethod, c.Nonce,
 		c.Subject, encodeList(c.Scopes), encodeList(c.Audience), toMillis(c.AuthTime),
-		c.SessionID, toMillis(c.CreatedAt), toMillis(c.ExpiresAt), encodeList(c.IDTokenClaims), encodeList(c.AMR))
+		c.SessionID, toMillis(c.CreatedAt), toMillis(c.ExpiresAt), encodeList(c.IDTokenClaims), encodeList(c.AMR), c.DPoPJKT)
 	if err != nil {
 		return insertErr("create code", "code", err)
 	}

@@ -15,7 +15,7 @@ import (
 
 const (
 	familyColumns = `f.id, f.client_id, f.subject, f.scopes, f.audience, f.session_id,
-		f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.amr`
+		f.auth_time, f.created_at, f.expires_at, f.revoked_at, f.amr, f.dpop_jkt`
 	tokenColumns = `t.hash, t.family_id, t.created_at, t.expires_at, t.rotated_at`
 )
 
@@ -30,7 +30,7 @@ func scanTokenFamily(row scanner) (store.RefreshToken, store.RefreshFamily, erro
 	)
 	if err := row.Scan(&t.Hash, &t.FamilyID, &tCreated, &tExpires, &tRotated,
 		&f.ID, &f.ClientID, &f.Subject, &scopes, &aud, &f.SessionID,
-		&fAuth, &fCreated, &fExpires, &fRevoked, &amr); err != nil {
+		&fAuth, &fCreated, &fExpires, &fRevoked, &amr, &f.DPoPJKT); err != nil {
 		return store.RefreshToken{}, store.RefreshFamily{}, err
 	}
 	var err error
@@ -52,10 +52,10 @@ func scanTokenFamily(row scanner) (store.RefreshToken, store.RefreshFamily, erro
 // insertFamily inserts a checked family and its first token.
 func insertFamily(ctx context.Context, tx querier, op string, f store.RefreshFamily, first store.RefreshToken) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO refresh_families (id, client_id, subject, scopes,
-		audience, session_id, auth_time, created_at, expires_at, revoked_at, amr)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		audience, session_id, auth_time, created_at, expires_at, revoked_at, amr, dpop_jkt)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		f.ID, f.ClientID, f.Subject, encodeList(f.Scopes), encodeList(f.Audience), f.SessionID,
-		toMillis(f.AuthTime), toMillis(f.CreatedAt), toMillis(f.ExpiresAt), toMillis(f.RevokedAt), encodeList(f.AMR)); err != nil {
+		toMillis(f.AuthTime), toMillis(f.CreatedAt), toMillis(f.ExpiresAt), toMillis(f.RevokedAt), encodeList(f.AMR), f.DPoPJKT); err != nil {
 		return insertErr(op, fmt.Sprintf("refresh family %q", f.ID), err)
 	}
 	return insertToken(ctx, tx, op, first)

@@ -45,6 +45,7 @@ func sampleCode(hash string) store.AuthCode {
 		IDTokenClaims: []string{"email", "name", "email"},
 		AuthTime:      t0.Add(-5 * time.Minute),
 		AMR:           []string{"pwd", "otp", "pwd"},
+		DPoPJKT:       "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
 		SessionID:     "session-hash-1",
 		CreatedAt:     t0,
 		ExpiresAt:     t0.Add(time.Minute),
@@ -64,6 +65,7 @@ func sampleFamily(id, tokenHash string) (store.RefreshFamily, store.RefreshToken
 			SessionID: "session-hash-1",
 			AuthTime:  t0.Add(-5 * time.Minute),
 			AMR:       []string{"fed", "mfa"},
+			DPoPJKT:   "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs",
 			CreatedAt: t0,
 			ExpiresAt: t0.Add(30 * 24 * time.Hour),
 		}, store.RefreshToken{
@@ -445,6 +447,7 @@ func assertCode(t *testing.T, got, want store.AuthCode) {
 	assertList(t, w+" IDTokenClaims", got.IDTokenClaims, want.IDTokenClaims)
 	assertTime(t, w+" AuthTime", got.AuthTime, want.AuthTime)
 	assertList(t, w+" AMR", got.AMR, want.AMR)
+	assertString(t, w+" DPoPJKT", got.DPoPJKT, want.DPoPJKT)
 	assertString(t, w+" SessionID", got.SessionID, want.SessionID)
 	assertTime(t, w+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	assertTime(t, w+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)

@@ -452,6 +452,7 @@ func assertFamily(t *testing.T, got, want store.RefreshFamily) {
 	assertString(t, w+" SessionID", got.SessionID, want.SessionID)
 	assertTime(t, w+" AuthTime", got.AuthTime, want.AuthTime)
 	assertList(t, w+" AMR", got.AMR, want.AMR)
+	assertString(t, w+" DPoPJKT", got.DPoPJKT, want.DPoPJKT)
 	assertTime(t, w+" CreatedAt", got.CreatedAt, want.CreatedAt)
 	assertTime(t, w+" ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	assertTime(t, w+" RevokedAt", got.RevokedAt, want.RevokedAt)
