@@ -75,6 +75,9 @@ type Access struct {
 	// NotAfter, when set, caps exp: an exchanged token outlives neither
 	// the token it came from.
 	NotAfter time.Time
+	// JKT, when set, binds the token to a DPoP key (RFC 9449 §6.1): the
+	// claim cnf {"jkt": JKT}, the key's RFC 7638 thumbprint.
+	JKT string
 }
 
 // Minted is a signed token with the facts callers record about it.
@@ -142,6 +145,11 @@ func (m *Minter) AccessToken(a Access) (Minted, error) {
 		for range a.Act {
 			claims = append(claims, '}')
 		}
+	}
+	if a.JKT != "" {
+		claims = append(claims, `,"cnf":{"jkt":`...)
+		claims = appendString(claims, a.JKT)
+		claims = append(claims, '}')
 	}
 	claims = append(claims, `,"iat":`...)
 	claims = strconv.AppendInt(claims, now.Unix(), 10)

@@ -48,15 +48,18 @@ func TestAccessTokenClaims(t *testing.T) {
 			tests := []struct {
 				name  string
 				grant policy.Grant
+				jkt   string
 				want  string
 			}{
 				{"several audiences", policy.Grant{Audience: oauth.Audience{"job", "api"}, AZP: "job", Scope: "a b"},
-					`{"iss":"https://id.example.com","sub":"job","aud":["job","api"],"azp":"job","client_id":"job","scope":"a b","iat":1795435200,"exp":1795435800,"jti":"JTI"}`},
+					"", `{"iss":"https://id.example.com","sub":"job","aud":["job","api"],"azp":"job","client_id":"job","scope":"a b","iat":1795435200,"exp":1795435800,"jti":"JTI"}`},
 				{"single audience is a string, no azp, no scope", policy.Grant{Audience: oauth.Audience{"job"}},
-					`{"iss":"https://id.example.com","sub":"job","aud":"job","client_id":"job","iat":1795435200,"exp":1795435800,"jti":"JTI"}`},
+					"", `{"iss":"https://id.example.com","sub":"job","aud":"job","client_id":"job","iat":1795435200,"exp":1795435800,"jti":"JTI"}`},
+				{"bound to a DPoP key", policy.Grant{Audience: oauth.Audience{"api"}, Scope: "a"}, "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I",
+					`{"iss":"https://id.example.com","sub":"job","aud":"api","client_id":"job","scope":"a","cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"},"iat":1795435200,"exp":1795435800,"jti":"JTI"}`},
 			}
 			for _, tc := range tests {
-				minted, err := m.AccessToken(Access{Subject: "job", ClientID: "job", Grant: tc.grant})
+				minted, err := m.AccessToken(Access{Subject: "job", ClientID: "job", Grant: tc.grant, JKT: tc.jkt})
 				if err != nil {
 					t.Fatal(err)
 				}
