@@ -83,6 +83,10 @@ var shapes = map[reflect.Type]shape{
 		hint:    "write - name: TEXT followed by one of deny:, only: or require:",
 		unknown: "a rule is name: plus one of deny: {from…, to…}, only: {to…, from…} or require: " + strings.Join(Requirements(), "|"),
 	},
+	reflect.TypeFor[DPoP](): {
+		where: "dpop", notMapping: "dpop must be a mapping",
+		hint: "write dpop: {require_nonce: true}",
+	},
 	reflect.TypeFor[MetadataClients](): {
 		where: "client_metadata_documents", notMapping: "client_metadata_documents must be a mapping",
 		hint: "write client_metadata_documents: {allowed_hosts: [HOST], audience: [API], scopes: [SCOPE]}",

@@ -96,12 +96,12 @@ func TestSchemaCovered(t *testing.T) {
 // struct fields, which is the order they had when they were listed by hand.
 func TestKnownKeysInDeclarationOrder(t *testing.T) {
 	_, err := Parse([]byte(head+"clients:\n  - id: a\n    zzz: 1\n"), "test.yaml", noEnv)
-	want := "known keys: id, name, secret, redirect_uris, grant_types, audience, scopes, first_party, post_logout_redirect_uris, tags, require_pkce, id_token_signed_response_alg, routes, id_token_scope_claims, allowed_origins, groups_claim, resource_uri, exchange_to, jwks, jwks_uri"
+	want := "known keys: id, name, secret, redirect_uris, grant_types, audience, scopes, first_party, post_logout_redirect_uris, tags, require_pkce, id_token_signed_response_alg, routes, id_token_scope_claims, allowed_origins, groups_claim, resource_uri, exchange_to, jwks, jwks_uri, dpop_bound_access_tokens"
 	if ps := problems(t, err); len(ps) != 1 || ps[0].Hint != want {
 		t.Errorf("got %v, want the hint %q", err, want)
 	}
 	_, err = Parse([]byte(head+"zzz: 1\n"), "test.yaml", noEnv)
-	want = "known keys: issuer, listen, tls, storage, signing_alg, access_token_ttl, refresh_token_ttl, key_rotation_period, clients, external_audiences, users, client_metadata_documents, dynamic_registration, connectors, policy, trusted_proxies, max_delegation_depth, admins"
+	want = "known keys: issuer, listen, tls, storage, signing_alg, access_token_ttl, refresh_token_ttl, key_rotation_period, clients, external_audiences, users, client_metadata_documents, dynamic_registration, connectors, policy, trusted_proxies, dpop, max_delegation_depth, admins"
 	if ps := problems(t, err); len(ps) != 1 || ps[0].Hint != want {
 		t.Errorf("got %v, want the hint %q", err, want)
 	}

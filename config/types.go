@@ -77,6 +77,10 @@ type Config struct {
 	// Empty: the TCP peer is the client.
 	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 
+	// DPoP tunes proof checking at the token endpoint (RFC 9449); proofs
+	// are accepted from every client without it.
+	DPoP *DPoP `yaml:"dpop"`
+
 	// MaxDelegationDepth bounds the act chain of exchanged tokens: how
 	// many hops a token can be passed on (default 3).
 	MaxDelegationDepth int `yaml:"max_delegation_depth"`
@@ -165,9 +169,22 @@ type Client struct {
 	// http only on loopback): fetched on first use, kept an hour, fetched
 	// again when an assertion names a key it lacks.
 	JWKSURI string `yaml:"jwks_uri"`
+	// DPoPBoundAccessTokens (RFC 9449 §5.2's client metadata name): every
+	// token request of the client must carry a DPoP proof, so its tokens
+	// are all bound to its key.
+	DPoPBoundAccessTokens bool `yaml:"dpop_bound_access_tokens"`
 
 	// Line is the line of the client's entry in the file (not a YAML key).
 	Line int `yaml:"-"`
+}
+
+// DPoP is the token endpoint's DPoP settings.
+type DPoP struct {
+	// RequireNonce makes clients use a server nonce (RFC 9449 §8): a
+	// proof without the current one is answered use_dpop_nonce with a
+	// DPoP-Nonce header. It limits how long a proof made in advance
+	// (say by malware that cannot reach the key later) stays usable.
+	RequireNonce bool `yaml:"require_nonce"`
 }
 
 // TLS names the certificate serve presents. Both files are PEM; relative

@@ -26,7 +26,10 @@ type Authorization struct {
 	Grant         policy.Grant
 	// Challenge is the PKCE S256 challenge, or empty.
 	Challenge string
-	Prompt    map[string]bool
+	// DPoPJKT is dpop_jkt (RFC 9449 §10): the thumbprint of the key the
+	// code is bound to, or empty.
+	DPoPJKT string
+	Prompt  map[string]bool
 	// MaxAge is -1 when absent.
 	MaxAge    int
 	LoginHint string
@@ -171,7 +174,30 @@ func (a *Authorization) parsePKCE(p oauth.Form) *oauth.Error {
 		return oauth.InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256")
 	}
 	a.Challenge = challenge
+	// dpop_jkt rides along with PKCE: both bind the code to something
+	// only the client holds.
+	if jkt, ok := p.Get("dpop_jkt"); ok {
+		if !ValidThumbprint(jkt) {
+			return oauth.InvalidRequest("dpop_jkt must be a base64url SHA-256 JWK thumbprint (RFC 7638): 43 characters")
+		}
+		a.DPoPJKT = jkt
+	}
 	return nil
+}
+
+// ValidThumbprint reports whether s has the form of a base64url-encoded
+// SHA-256 JWK thumbprint: 43 characters of the base64url alphabet.
+func ValidThumbprint(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // parsePrompt reads max_age and prompt (OIDC Core §3.1.2.1).
@@ -322,7 +348,7 @@ func (e *Engine) IssueCode(ctx context.Context, a *Authorization, sess *store.Se
 		Hash: hash, ClientID: a.Client.ID, RedirectURI: redirect,
 		CodeChallenge: a.Challenge, CodeChallengeMethod: method, Nonce: a.Nonce,
 		Subject: sess.Subject, Scopes: a.Grant.Scopes, Audience: a.Grant.Audience,
-		IDTokenClaims: a.IDTokenClaims, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID,
+		IDTokenClaims: a.IDTokenClaims, AuthTime: sess.AuthTime, AMR: sess.AMR, SessionID: sess.ID, DPoPJKT: a.DPoPJKT,
 		CreatedAt: now, ExpiresAt: now.Add(CodeTTL),
 	}
 	if err := e.store.CreateCode(ctx, c); err != nil {

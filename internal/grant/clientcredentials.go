@@ -10,12 +10,13 @@ import (
 // internal/policy; sub is the client itself (RFC 9068 §2.2). The decision
 // is policy.Model.ClientCredentials, the same call /admin/explain and
 // `gatehouse audit --explain` make.
-func (e *Engine) ClientCredentials(c Client, req policy.Request) (Result, *oauth.Error) {
+// A jkt binds the token to that DPoP key.
+func (e *Engine) ClientCredentials(c Client, req policy.Request, jkt string) (Result, *oauth.Error) {
 	g, oe := e.model.ClientCredentials(c.ID, req)
 	if oe != nil {
 		return Result{}, oe
 	}
-	m, err := e.minter.AccessToken(issue.Access{Subject: c.ID, ClientID: c.ID, Grant: g})
+	m, err := e.minter.AccessToken(issue.Access{Subject: c.ID, ClientID: c.ID, Grant: g, JKT: jkt})
 	if err != nil {
 		return Result{}, oauth.ServerError(err)
 	}

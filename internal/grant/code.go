@@ -54,6 +54,9 @@ func (e *Engine) RedeemCode(ctx context.Context, c Client, req TokenRequest) (Re
 	if oe := checkPKCE(ac.CodeChallenge, req); oe != nil {
 		return Result{}, oe
 	}
+	if ac.DPoPJKT != "" && !equalJKT(ac.DPoPJKT, req.DPoPJKT) {
+		return Result{}, oauth.InvalidGrant("the authorization code is bound to a DPoP key (dpop_jkt): send a DPoP proof signed by that key")
+	}
 	g, oe := e.model.Narrow(c.ID, ac.Scopes, ac.Audience, req.Narrow)
 	if oe != nil {
 		return Result{}, oe
@@ -68,7 +71,12 @@ func (e *Engine) RedeemCode(ctx context.Context, c Client, req TokenRequest) (Re
 	}
 	fam := store.RefreshFamily{ClientID: c.ID, Subject: ac.Subject, Scopes: ac.Scopes, Audience: ac.Audience,
 		SessionID: ac.SessionID, AuthTime: ac.AuthTime, AMR: ac.AMR}
-	res, issued, oe := e.mintUserTokens(c, g, fam, p, ac.Nonce, ac.IDTokenClaims, now)
+	if c.Public {
+		// A public client's refresh tokens are bound to its key
+		// (RFC 9449 §5); a confidential client's to its credentials.
+		fam.DPoPJKT = req.DPoPJKT
+	}
+	res, issued, oe := e.mintUserTokens(c, g, fam, p, ac.Nonce, ac.IDTokenClaims, req.DPoPJKT, now)
 	if oe != nil {
 		return Result{}, oe
 	}
@@ -154,4 +162,9 @@ func (e *Engine) revokeIssued(ctx context.Context, iss store.Issued, now time.Ti
 		}
 	}
 	e.log.Warn("authorization code replay: issued tokens revoked")
+}
+
+// equalJKT compares key thumbprints in constant time.
+func equalJKT(bound, presented string) bool {
+	return subtle.ConstantTimeCompare([]byte(bound), []byte(presented)) == 1
 }

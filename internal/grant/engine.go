@@ -92,6 +92,12 @@ type Client struct {
 	Name          string
 	RedirectHosts []string
 	LoopbackOnly  bool
+	// Public: the client has no credentials, so its refresh tokens are
+	// bound to its DPoP key when it uses one (RFC 9449 §5).
+	Public bool
+	// DPoPBound is dpop_bound_access_tokens (RFC 9449 §5.2): every token
+	// request must carry a DPoP proof.
+	DPoPBound bool
 }
 
 // MetadataClients resolves clients known by a Client ID Metadata Document
@@ -209,6 +215,10 @@ type TokenRequest struct {
 	SubjectToken, SubjectTokenType string
 	ActorToken, ActorTokenType     string
 	RequestedTokenType             string
+	// DPoPJKT is the thumbprint of the key of the request's DPoP proof,
+	// checked by the caller (RFC 9449 §4.3); empty without one. The
+	// access token is bound to it.
+	DPoPJKT string
 }
 
 // Result is what a successful grant issued.
@@ -223,13 +233,16 @@ type Result struct {
 
 // Token runs the grant a token request names.
 func (e *Engine) Token(ctx context.Context, c Client, req TokenRequest) (Result, *oauth.Error) {
+	if c.DPoPBound && req.DPoPJKT == "" {
+		return Result{}, oauth.InvalidRequest("client '" + c.ID + "' must send a DPoP proof (dpop_bound_access_tokens)")
+	}
 	switch req.GrantType {
 	case oauth.GrantClientCredentials:
-		return e.ClientCredentials(c, req.Narrow)
+		return e.ClientCredentials(c, req.Narrow, req.DPoPJKT)
 	case oauth.GrantAuthorizationCode:
 		return e.RedeemCode(ctx, c, req)
 	case oauth.GrantRefreshToken:
-		return e.Refresh(ctx, c, req.RefreshToken, req.Narrow)
+		return e.Refresh(ctx, c, req.RefreshToken, req.Narrow, req.DPoPJKT)
 	case oauth.GrantTokenExchange:
 		return e.Exchange(ctx, c, req)
 	// A grant to come (RFC 7523 JWT bearer) adds a case here and a file

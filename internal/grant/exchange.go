@@ -72,7 +72,7 @@ func (e *Engine) Exchange(ctx context.Context, c Client, req TokenRequest) (Resu
 			return Result{}, oe
 		}
 	}
-	access, err := e.minter.AccessToken(issue.Access{Subject: sub.Subject, ClientID: c.ID, Grant: g, Act: chain, NotAfter: sub.Expiry})
+	access, err := e.minter.AccessToken(issue.Access{Subject: sub.Subject, ClientID: c.ID, Grant: g, Act: chain, NotAfter: sub.Expiry, JKT: req.DPoPJKT})
 	if err != nil {
 		return Result{}, oauth.ServerError(err)
 	}

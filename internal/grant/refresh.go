@@ -18,7 +18,9 @@ import (
 // audience, never widen them. What the family granted is first cut down to
 // what today's configuration still allows the client (the configuration is
 // the source of truth), and a grant of a user removed from it ends.
-func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow policy.Request) (Result, *oauth.Error) {
+// A jkt binds the new access token to that DPoP key; a family bound to a
+// key (a public client's, RFC 9449 §5) refreshes only with a proof by it.
+func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow policy.Request, jkt string) (Result, *oauth.Error) {
 	if oe := e.mayUse(c.ID, oauth.GrantRefreshToken); oe != nil {
 		return Result{}, oe
 	}
@@ -39,6 +41,8 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 		return Result{}, oauth.InvalidGrant("the refresh token has been revoked")
 	case !now.Before(tok.ExpiresAt):
 		return Result{}, oauth.InvalidGrant("the refresh token has expired; sign in again")
+	case fam.DPoPJKT != "" && !equalJKT(fam.DPoPJKT, jkt):
+		return Result{}, oauth.InvalidGrant("the refresh token is bound to a DPoP key: send a DPoP proof signed by that key")
 	}
 	// Today's person: groups may have changed since the sign-in, and a
 	// removed or disabled person's grant ends for good.
@@ -67,7 +71,7 @@ func (e *Engine) Refresh(ctx context.Context, c Client, token string, narrow pol
 		}
 		return Result{}, oe
 	}
-	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g, Groups: GroupsClaim(&c, p.Groups)})
+	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g, Groups: GroupsClaim(&c, p.Groups), JKT: jkt})
 	if err != nil {
 		return Result{}, oauth.ServerError(err)
 	}

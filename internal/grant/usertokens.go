@@ -14,8 +14,8 @@ import (
 // granted, and prepares a refresh family when offline_access was granted
 // to a client allowed the refresh_token grant. Nothing is stored here: the
 // caller commits it in one transaction with the code's redemption.
-func (e *Engine) mintUserTokens(c Client, g policy.Grant, fam store.RefreshFamily, p Person, nonce string, requested []string, now time.Time) (Result, store.Issued, *oauth.Error) {
-	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g, Groups: GroupsClaim(&c, p.Groups)})
+func (e *Engine) mintUserTokens(c Client, g policy.Grant, fam store.RefreshFamily, p Person, nonce string, requested []string, jkt string, now time.Time) (Result, store.Issued, *oauth.Error) {
+	access, err := e.minter.AccessToken(issue.Access{Subject: fam.Subject, ClientID: c.ID, Grant: g, Groups: GroupsClaim(&c, p.Groups), JKT: jkt})
 	if err != nil {
 		return Result{}, store.Issued{}, oauth.ServerError(err)
 	}

@@ -177,7 +177,7 @@ func grantClients(cfg *config.Config) []grant.Client {
 		c := &cfg.Clients[i]
 		out[i] = grant.Client{ID: c.ID, RedirectURIs: c.RedirectURIs, IDTokenAlg: c.IDTokenSignedResponseAlg,
 			IDTokenScopeClaims: c.IDTokenScopeClaims, PKCERequired: c.PKCERequired(), FirstParty: c.FirstParty,
-			GroupsClaim: c.GroupsClaim}
+			GroupsClaim: c.GroupsClaim, Public: c.Public(), DPoPBound: c.DPoPBoundAccessTokens}
 	}
 	return out
 }
