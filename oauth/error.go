@@ -24,6 +24,10 @@ const (
 	// CodeUnmetAuthenticationRequirement: an essential acr could not be
 	// met (OpenID Connect Core 1.0 errata set 2, §3.1.2.6).
 	CodeUnmetAuthenticationRequirement = "unmet_authentication_requirement"
+	// CodeInvalidDPoPProof and CodeUseDPoPNonce are RFC 9449 §5's token
+	// endpoint errors (and §7.1's resource server errors).
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
 )
 
 // Error is the one OAuth 2.0 protocol error type of Gatehouse. Code and
@@ -104,6 +108,15 @@ func AccessDenied(desc string) *Error { return newError(CodeAccessDenied, 403, d
 func UnsupportedTokenType(desc string) *Error {
 	return newError(CodeUnsupportedTokenType, 400, desc)
 }
+
+// InvalidDPoPProof is a DPoP proof that fails a check (RFC 9449 §5),
+// HTTP 400.
+func InvalidDPoPProof(desc string) *Error { return newError(CodeInvalidDPoPProof, 400, desc) }
+
+// UseDPoPNonce asks the client to repeat the request with the server's
+// nonce in its proof (RFC 9449 §8); the caller sends the DPoP-Nonce
+// header. HTTP 400.
+func UseDPoPNonce(desc string) *Error { return newError(CodeUseDPoPNonce, 400, desc) }
 
 // ServerError hides cause from the client behind a generic description.
 func ServerError(cause error) *Error {

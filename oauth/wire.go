@@ -52,6 +52,15 @@ type Introspection struct {
 	IssuedAt  int64    `json:"iat,omitempty"`
 	Expiry    int64    `json:"exp,omitempty"`
 	JTI       string   `json:"jti,omitempty"`
+	// Cnf is the key a DPoP-bound token is bound to (RFC 9449 §6.2; then
+	// TokenType is "DPoP").
+	Cnf *Confirmation `json:"cnf,omitempty"`
+}
+
+// Confirmation is the cnf claim (RFC 7800) as RFC 9449 §6.1 uses it: the
+// RFC 7638 SHA-256 thumbprint of the key a token is bound to.
+type Confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // InactiveIntrospection is the whole answer for any token the caller may
@@ -71,6 +80,8 @@ type AccessClaims struct {
 	NotBefore int64    `json:"nbf,omitempty"`
 	Expiry    int64    `json:"exp"`
 	JTI       string   `json:"jti"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1); nil when unbound.
+	Cnf *Confirmation `json:"cnf,omitempty"`
 }
 
 // RouteSet is the body of Gatehouse's routes endpoint (discovery:

@@ -46,9 +46,13 @@ func (s *Server) handleIntrospect(w http.ResponseWriter, r *http.Request) {
 		s.writeIntrospection(w, oauth.InactiveIntrospection)
 		return
 	}
-	s.writeIntrospection(w, oauth.Introspection{Active: true, TokenType: "Bearer", Scope: claims.Scope,
+	typ := "Bearer"
+	if claims.Cnf != nil {
+		typ = "DPoP" // RFC 9449 §6.2
+	}
+	s.writeIntrospection(w, oauth.Introspection{Active: true, TokenType: typ, Scope: claims.Scope,
 		ClientID: claims.ClientID, Subject: claims.Subject, Audience: claims.Audience, AZP: claims.AZP,
-		Issuer: claims.Issuer, IssuedAt: claims.IssuedAt, Expiry: claims.Expiry, JTI: claims.JTI})
+		Issuer: claims.Issuer, IssuedAt: claims.IssuedAt, Expiry: claims.Expiry, JTI: claims.JTI, Cnf: claims.Cnf})
 }
 
 // writeIntrospection writes an RFC 7662 answer.
