@@ -269,6 +269,10 @@ type Proof struct {
 	Algorithm string
 	// Method and URL are htm and htu as the proof carries them.
 	Method, URL string
+	// Nonce is the proof's nonce claim, "" without one: a server whose
+	// nonces are not one fixed value (several instances, rotation) checks
+	// it itself rather than through ProofRequest.Nonce.
+	Nonce string
 	// Key is the proof's public key: *ecdsa.PublicKey, ed25519.PublicKey
 	// or *rsa.PublicKey.
 	Key crypto.PublicKey
@@ -409,6 +413,7 @@ func (c *ProofChecker) check(ctx context.Context, proof string, req *ProofReques
 		Algorithm: h.alg,
 		Method:    strings.Clone(cl.htm),
 		URL:       strings.Clone(cl.htu),
+		Nonce:     strings.Clone(cl.nonce),
 		Key:       k,
 	}, nil
 }

@@ -150,6 +150,15 @@ func printExplanation(w io.Writer, x *verify.Explanation, issuer, audience strin
 			}
 			fmt.Fprintf(w, "delegated: %s (act, the current actor last)\n", terminalSafe(strings.Join(path, " → ")))
 		}
+		var bound struct {
+			Cnf struct {
+				JKT string `json:"jkt"`
+			} `json:"cnf"`
+		}
+		if c.Unmarshal(&bound) == nil && bound.Cnf.JKT != "" {
+			fmt.Fprintf(w, "bound:     to the DPoP key with thumbprint %s (cnf.jkt, RFC 9449): usable only as\n"+
+				"           Authorization: DPoP with a proof signed by that key, never as Bearer\n", terminalSafe(bound.Cnf.JKT))
+		}
 	}
 	if c := x.Claims; c != nil && !c.Expiry.IsZero() {
 		if d := c.Expiry.Sub(now).Round(time.Second); d > 0 {

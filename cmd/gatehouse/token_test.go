@@ -86,3 +86,20 @@ func TestTokenExplainShowsDelegation(t *testing.T) {
 		t.Errorf("output:\n%s", out.String())
 	}
 }
+
+// TestTokenExplainShowsBinding: a DPoP-bound token (cnf.jkt) says which key
+// it is bound to and how it must be sent.
+func TestTokenExplainShowsBinding(t *testing.T) {
+	key := testkit.ES256Key("k1")
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(testkit.JWKS(key)) }))
+	defer jwks.Close()
+	claims := testkit.AccessClaims("https://id.example.com", "order-status-api", time.Now(), "orders:read", "order-status-api").
+		With("cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"})
+	var out bytes.Buffer
+	root := newRoot(&out, &out, func(string) (string, bool) { return "", false })
+	root.SetArgs([]string{"token", "explain", "--issuer", "https://id.example.com", "--jwks-url", jwks.URL, "--audience", "order-status-api", key.Sign(claims)})
+	_ = root.Execute() // whether verify accepts a bound token outside DPoP is verify's business
+	if !strings.Contains(out.String(), "bound:     to the DPoP key with thumbprint 0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}

@@ -32,13 +32,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, oe)
 		return
 	}
+	// The proof after the client: an unauthenticated request writes no
+	// jti to the store.
+	if req.DPoPJKT, oe = s.dpopProof(w, r); oe != nil {
+		s.writeError(w, r, oe)
+		return
+	}
 	res, oe := s.grants.Token(r.Context(), *gc, req)
 	if oe != nil {
 		s.writeError(w, r, oe)
 		return
 	}
 	s.issued(w, c.cfg.ID, res)
-	s.writeTokens(w, res)
+	s.writeTokens(w, res, req.DPoPJKT != "")
 }
 
 func tokenParamRepeatable(k string) bool { return k == "resource" }
@@ -75,7 +81,11 @@ func (s *Server) issued(w http.ResponseWriter, clientID string, res grant.Result
 // client_credentials hot path) is written without reflection: the token is
 // base64url and the scope passed the RFC 6749 §3.3 character check, so
 // neither needs JSON escaping.
-func (s *Server) writeTokens(w http.ResponseWriter, res grant.Result) {
+func (s *Server) writeTokens(w http.ResponseWriter, res grant.Result, bound bool) {
+	typ := "Bearer"
+	if bound {
+		typ = "DPoP" // RFC 9449 §5
+	}
 	ttl := int64(s.minter.TTL().Seconds())
 	if res.GrantType == oauth.GrantTokenExchange {
 		// An exchanged token may live less than the TTL: its subject
@@ -83,7 +93,7 @@ func (s *Server) writeTokens(w http.ResponseWriter, res grant.Result) {
 		ttl = int64(res.Access.ExpiresAt.Sub(res.Access.IssuedAt).Seconds())
 	}
 	if res.IDToken != "" || res.Refresh != "" || res.GrantType == oauth.GrantTokenExchange {
-		resp := oauth.TokenResponse{AccessToken: res.Access.Token, TokenType: "Bearer",
+		resp := oauth.TokenResponse{AccessToken: res.Access.Token, TokenType: typ,
 			ExpiresIn: ttl, Scope: res.Grant.Scope, RefreshToken: res.Refresh, IDToken: res.IDToken}
 		if res.GrantType == oauth.GrantTokenExchange {
 			resp.IssuedTokenType = oauth.TokenTypeAccessToken // RFC 8693 §2.2.1
@@ -99,7 +109,9 @@ func (s *Server) writeTokens(w http.ResponseWriter, res grant.Result) {
 	b := make([]byte, 0, len(res.Access.Token)+128)
 	b = append(b, `{"access_token":"`...)
 	b = append(b, res.Access.Token...)
-	b = append(b, `","token_type":"Bearer","expires_in":`...)
+	b = append(b, `","token_type":"`...)
+	b = append(b, typ...)
+	b = append(b, `","expires_in":`...)
 	b = strconv.AppendInt(b, ttl, 10)
 	if scope := res.Grant.Scope; scope != "" && !strings.ContainsAny(scope, `"\`) {
 		b = append(b, `,"scope":"`...)

@@ -46,6 +46,7 @@ func (s *Server) buildMetadata() (oidc, as []byte, err error) {
 		"revocation_endpoint_auth_methods_supported":       authMethods,
 		"scopes_supported":                                 scopes,
 		"authorization_response_iss_parameter_supported":   true,
+		"dpop_signing_alg_values_supported":                dpopAlgs, // RFC 9449 §5.1
 		// Gatehouse's own: where an API fetches the routes it declared
 		// (gatehouse proxy discovers it here).
 		oauth.DiscoveryRoutesEndpoint: s.issuer + pathRoutes,

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,8 @@ type ownVerifiers struct {
 	// upstream accepts the state of a sign-in at an upstream provider
 	// (upstream.go), likewise.
 	upstream *verify.Verifier
+	// nonce accepts this issuer's DPoP nonces (dpop.go), likewise.
+	nonce *verify.Verifier
 }
 
 // ownTokens keeps the verifiers in step with the key ring: a ring change
@@ -79,7 +82,13 @@ func (o *ownTokens) verifiers() (*ownVerifiers, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &ownVerifiers{jwks: jwks, access: access, idHint: idHint, ticket: ticket, upstream: up}
+	nc := tc
+	nc.Types = []string{nonceType}
+	nonce, err := verify.New(context.Background(), nc)
+	if err != nil {
+		return nil, err
+	}
+	v := &ownVerifiers{jwks: jwks, access: access, idHint: idHint, ticket: ticket, upstream: up, nonce: nonce}
 	o.cur.Store(v)
 	return v, nil
 }
@@ -103,9 +112,20 @@ func (s *Server) parseAccessToken(tok string) (*oauth.AccessClaims, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return &oauth.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, AZP: c.AZP,
+	ac := &oauth.AccessClaims{Issuer: c.Issuer, Subject: c.Subject, Audience: c.Audience, AZP: c.AZP,
 		ClientID: c.ClientID, Scope: oauth.JoinScope(c.Scopes), IssuedAt: c.IssuedAt.Unix(),
-		Expiry: c.Expiry.Unix(), JTI: c.JTI}, true
+		Expiry: c.Expiry.Unix(), JTI: c.JTI}
+	// The payload is this issuer's: cnf is spelled as the minter spells it.
+	if bytes.Contains(c.Raw, []byte(`"cnf"`)) {
+		var b struct {
+			Cnf *oauth.Confirmation `json:"cnf"`
+		}
+		if c.Unmarshal(&b) != nil || b.Cnf == nil || b.Cnf.JKT == "" {
+			return nil, false
+		}
+		ac.Cnf = b.Cnf
+	}
+	return ac, true
 }
 
 // parseIDTokenHint accepts an ID token this server signed, even expired

@@ -124,9 +124,11 @@ type shared struct {
 	issuer string
 	// unrevoked remembers exchange subject tokens found unrevoked.
 	unrevoked unrevoked
-	keys      KeyRing
-	store     store.Store
-	log       *slog.Logger
+	// dpop checks DPoP proofs at the token endpoint.
+	dpop  *tokenDPoP
+	keys  KeyRing
+	store store.Store
+	log   *slog.Logger
 	// events receives the audit trail (internal/events).
 	events events.Sink
 	now    func() time.Time
@@ -272,6 +274,9 @@ func New(o Options) (*Server, error) {
 	}
 	sh.pages = pages
 	sh.own = &ownTokens{keys: o.Keys, issuer: sh.issuer, now: o.Now}
+	if sh.dpop, err = newTokenDPoP(sh, cfg.DPoP != nil && cfg.DPoP.RequireNonce); err != nil {
+		return nil, err
+	}
 	s, err := sh.build(cfg)
 	if err != nil {
 		return nil, err

@@ -87,7 +87,7 @@ func (s *Server) newTicket(raw string, sess *store.Session, maxAge int) (string,
 // signOwn signs claims as a JWS of type typ with the ring's active key:
 // state only this server reads back (consent tickets, upstream sign-ins),
 // checked by package verify like every token (owntokens.go).
-func (s *Server) signOwn(typ string, claims any) (string, error) {
+func (s *shared) signOwn(typ string, claims any) (string, error) {
 	signer := s.keys.Signer()
 	if signer == nil {
 		return "", errors.New("no signing key")
