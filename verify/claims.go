@@ -37,10 +37,27 @@ type Claims struct {
 	// JTI is "jti" (RFC 7519 §4.1.7). Replay detection, if wanted, is the
 	// caller's job.
 	JTI string
+	// Confirmation is "cnf" (RFC 7800 §3.1): the key the token is bound
+	// to, zero for a bearer token.
+	Confirmation Confirmation
 	// Raw is the payload JSON exactly as signed; use Unmarshal for claims
 	// this struct does not carry.
 	Raw []byte
 }
+
+// Confirmation is the confirmation claim of a sender-constrained token
+// (RFC 7800 §3.1). Only the DPoP method is understood: a token carrying any
+// other is refused, so a token bound by a method this package cannot
+// check never passes as a bearer token.
+type Confirmation struct {
+	// JKT is cnf.jkt (RFC 9449 §6.1): the RFC 7638 SHA-256 thumbprint,
+	// base64url, of the DPoP key the token is bound to.
+	JKT string
+}
+
+// JKT returns the thumbprint of the DPoP key the token is bound to (cnf.jkt),
+// or "" for a token bound to no key (a bearer token).
+func (c *Claims) JKT() string { return c.Confirmation.JKT }
 
 // HasScope reports whether scope is one of the token's scopes, compared
 // exactly.

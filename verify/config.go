@@ -97,6 +97,24 @@ type Config struct {
 	// key, and required scopes are checked on every call. Memory: roughly
 	// twice the token size per entry.
 	CacheSize int
+
+	// DPoP checks the proofs of VerifyDPoP (RFC 9449); nil disables it:
+	// VerifyDPoP then refuses every request. Share one ProofChecker per API
+	// (it holds the replay cache).
+	DPoP *ProofChecker
+	// RequireDPoP makes the API accept only DPoP-bound tokens with a proof
+	// (RFC 9449 §7.1): Verify then refuses every token (bound or not) and
+	// only VerifyDPoP can succeed. Without it, Verify accepts unbound
+	// tokens and refuses bound ones. VerifyDPoP refuses unbound tokens
+	// either way, as it has no key to check the proof against. Needs DPoP.
+	RequireDPoP bool
+	// AcceptBoundAsBearer makes Verify accept tokens bound to a DPoP key
+	// (cnf.jkt) without a proof. For the issuer only, which examines its
+	// own tokens (introspection, token exchange) rather than serving
+	// requests with them: RFC 9449 §7.1 forbids a resource server to accept
+	// a bound token as a bearer token, since a stolen bound token must be
+	// useless without its key. Not with RequireDPoP.
+	AcceptBoundAsBearer bool
 }
 
 // Defaults used when a Config field is zero.
@@ -217,6 +235,12 @@ func (cfg Config) validate() (*settings, error) {
 				return checkURL(req.URL.String(), cfg.InsecureAllowHTTP)
 			},
 		}
+	}
+	if cfg.RequireDPoP && cfg.DPoP == nil {
+		bad("RequireDPoP needs DPoP, a ProofChecker: otherwise no token could be accepted")
+	}
+	if cfg.RequireDPoP && cfg.AcceptBoundAsBearer {
+		bad("set either RequireDPoP or AcceptBoundAsBearer, not both")
 	}
 	if s.Clock == nil {
 		s.Clock = time.Now

@@ -23,8 +23,14 @@
 // on a token that its iss, aud or validity period rules out anyway.
 // Explain runs the same checks for diagnosis.
 //
-// What it does not do: revocation (RFC 7662 introspection), sender
-// constraints (DPoP, mTLS), replay detection by jti, and extracting the
-// token from a request (see the httpauth package); those remain the
-// caller's.
+// DPoP (RFC 9449): a ProofChecker checks proofs, and VerifyDPoP checks a
+// token bound to a key (cnf.jkt) together with its proof. Verify refuses
+// bound tokens, which must never be accepted as bearer tokens.
+//
+// What it does not do: revocation (RFC 7662 introspection), mTLS sender
+// constraints (RFC 8705: tokens bound that way are refused), replay
+// detection of access tokens by jti, DPoP server nonces (which nonce is
+// current is the caller's; a ProofRequest can require one), and
+// extracting the token from a request (see the httpauth package); those
+// remain the caller's.
 package verify

@@ -77,10 +77,13 @@ const (
 	// (it is full or unreachable); the proof is refused since it cannot be
 	// shown to be fresh. Error.Err holds the cause (CheckProofReplay).
 	CodeReplayCheckFailed Code = "replay_check_failed"
-	// CodeUnbound: a token bound to a key (cnf.jkt) was presented as a
-	// bearer token, or an unbound token where DPoP is required
+	// CodeUnbound: a token bound to no key was presented where a bound one
+	// is needed: with a DPoP proof, or to a Verifier with RequireDPoP
 	// (CheckConfirmation).
 	CodeUnbound Code = "unbound"
+	// CodeBoundAsBearer: a token bound to a DPoP key was presented as a
+	// bearer token (CheckConfirmation, RFC 9449 §7.1).
+	CodeBoundAsBearer Code = "bound_as_bearer"
 )
 
 // The error codes of RFC 9449 §7.1, returned by Error.DPoPError.

@@ -49,6 +49,14 @@ const (
 	CheckNotBefore Check = "nbf"
 	// CheckIssuedAt refuses an "iat" in the future (RFC 7519 §4.1.6).
 	CheckIssuedAt Check = "iat"
+	// CheckConfirmation is "cnf" (RFC 7800 §3.1): whether the token is
+	// bound to a key, and whether that is acceptable for how it is
+	// presented. Verify refuses a token bound to a DPoP key (cnf.jkt), which
+	// must not be accepted as a bearer token (RFC 9449 §7.1), unless
+	// Config.AcceptBoundAsBearer; with Config.RequireDPoP it refuses every
+	// token. VerifyDPoP refuses a token that is not bound. A cnf that is not
+	// an object with a string jkt of 32 base64url bytes is refused by both.
+	CheckConfirmation Check = "cnf"
 	// CheckScope requires every scope the caller asked for in the
 	// space-separated "scope" claim (RFC 9068 §2.2.3, RFC 6749 §3.3).
 	CheckScope Check = "scope"
@@ -59,7 +67,7 @@ const (
 var checks = [...]Check{
 	CheckSize, CheckFormat, CheckAlgorithm, CheckType, CheckCrit, CheckKey,
 	CheckSignature, CheckIssuer, CheckAudience, CheckExpiry, CheckNotBefore,
-	CheckIssuedAt, CheckScope,
+	CheckIssuedAt, CheckConfirmation, CheckScope,
 }
 
 // Checks returns every check in the order Verify runs them.
@@ -209,8 +217,25 @@ func (e *Error) Description() string {
 		s = "The token is not valid yet"
 	case CheckIssuedAt:
 		s = "The token was issued in the future"
+	case CheckConfirmation:
+		switch e.Code {
+		case CodeBoundAsBearer:
+			s = "The token is bound to a DPoP key; present it with the DPoP scheme and a proof"
+		case CodeUnbound:
+			s = "The token is not bound to a DPoP key, which this resource requires"
+		default:
+			s = "The token's confirmation claim (cnf) is invalid or unsupported"
+		}
 	case CheckScope:
 		s = "The token lacks the scope '" + e.Value + "'"
+	case CheckProofNonce:
+		s = "The DPoP proof must carry the server's current nonce"
+	case CheckProofBinding:
+		s = "The DPoP proof's key is not the one the token is bound to"
+	case CheckProofReplay:
+		s = "The DPoP proof was used before"
+	case CheckProofSignature:
+		s = "The DPoP proof's signature is invalid"
 	default:
 		s = e.Reason
 	}

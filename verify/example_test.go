@@ -167,6 +167,7 @@ func ExampleVerifier_Explain() {
 	// exp       ok
 	// nbf       ok
 	// iat       ok
+	// cnf       ok
 	// scope     ok
 	// accepted: false
 }

@@ -60,7 +60,7 @@ func (v *Verifier) Explain(ctx context.Context, token string, requiredScopes ...
 	}
 	rec := &recorder{}
 	var p parsed
-	claims, e := v.run(ctx, &p, token, requiredScopes, v.cfg.Clock(), rec)
+	claims, e := v.run(ctx, &p, token, requiredScopes, v.cfg.Clock(), rec, asBearer)
 	x.Claims = claims
 	if e != nil {
 		x.Err = e
@@ -136,6 +136,14 @@ func (v *Verifier) hint(e *Error, c *Claims) string {
 		return "get a new token (use the refresh token or repeat the grant); if it just expired, check that both clocks are synchronised (NTP)"
 	case CheckNotBefore, CheckIssuedAt:
 		return "the issuer's clock is ahead of this host's; synchronise both with NTP"
+	case CheckConfirmation:
+		switch e.Code {
+		case CodeBoundAsBearer:
+			return "the token is DPoP-bound: send it as 'Authorization: DPoP <token>' with a DPoP proof header signed by the client's key (RFC 9449 §7.1); only the issuer itself may set Config.AcceptBoundAsBearer"
+		case CodeUnbound:
+			return "this API requires DPoP: the client must request its token with a DPoP proof so that the issuer binds it (cnf.jkt, RFC 9449 §5)"
+		}
+		return "the issuer binds tokens by a confirmation method this verifier does not support (only cnf.jkt, DPoP), or writes cnf malformed; fix the issuer"
 	case CheckScope:
 		return "request the token with scope=" + quoteOr(e.Want, "") + " (space-separated), and make sure the client is allowed those scopes in the identity provider"
 	}

@@ -107,6 +107,7 @@ func FuzzClaims(f *testing.F) {
 		`{"iss":"https://id","aud":["a","b"],"exp":1767323045,"nbf":1.5,"iat":-1,"scope":"a b","sub":"\u00e9","x":{"y":[null,true,false,0,-0.0e+1]}}`,
 		`{"aud":"x","aud":"y"}`, `{"a":{"b":1,"b":2}}`, `{"sub":"\ud83d\ude00"}`, `{"sub":"\ud83d"}`,
 		`{"exp":"1"}`, `{"aud":1}`, `{"aud":[1]}`, `{} `, `{}x`, `[]`, `{"a":"ÿ"}`,
+		`{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`, `{"cnf":{"jkt":1,"x5t#S256":"a"}}`, `{"cnf":"x"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -173,6 +174,15 @@ func checkClaims(t *testing.T, payload []byte, c *rawClaims) {
 			t.Fatalf("aud %T accepted", a)
 		}
 	}
+	if cnf, isObj := m["cnf"].(map[string]any); isObj {
+		jkt, isStr := cnf["jkt"].(string)
+		_, hasJKT := cnf["jkt"]
+		if hasJKT != c.hasJKT || isStr && jkt != c.jkt || hasJKT && !isStr && c.typeErr[cCnf] == "" {
+			t.Fatalf("cnf %v parsed as jkt %q (%v, %s)", cnf, c.jkt, c.hasJKT, c.typeErr[cCnf])
+		}
+	} else if _, present := m["cnf"]; present && c.typeErr[cCnf] == "" {
+		t.Fatalf("cnf of type %T accepted", m["cnf"])
+	}
 	for name, got := range map[string]time.Time{"exp": c.exp, "nbf": c.nbf, "iat": c.iat} {
 		f, isNum := m[name].(float64)
 		i := claimIndex(name)
@@ -188,7 +198,7 @@ func checkClaims(t *testing.T, payload []byte, c *rawClaims) {
 }
 
 func claimIndex(name string) int {
-	return map[string]int{"iss": cIss, "sub": cSub, "aud": cAud, "azp": cAzp, "client_id": cClientID, "scope": cScope, "exp": cExp, "nbf": cNbf, "iat": cIat, "jti": cJti}[name]
+	return map[string]int{"iss": cIss, "sub": cSub, "aud": cAud, "azp": cAzp, "client_id": cClientID, "scope": cScope, "exp": cExp, "nbf": cNbf, "iat": cIat, "jti": cJti, "cnf": cCnf}[name]
 }
 
 // FuzzFoldKey checks that foldKey equates exactly the names strings.EqualFold

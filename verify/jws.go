@@ -142,6 +142,7 @@ const (
 	cNbf
 	cIat
 	cJti
+	cCnf
 	nClaims
 )
 
@@ -155,6 +156,12 @@ type rawClaims struct {
 	exp, nbf, iat                       time.Time
 	has                                 [nClaims]bool
 	typeErr                             [nClaims]string
+	// jkt is cnf.jkt (RFC 9449 §6.1) when hasJKT; cnfOther names a cnf
+	// member other than jkt, a confirmation method this package cannot
+	// check (x5t#S256 of RFC 8705, jwk of RFC 7800, ...).
+	jkt      string
+	hasJKT   bool
+	cnfOther string
 }
 
 // parseClaims reads the JWT Claims Set (RFC 7519 §4). js must be the
@@ -206,6 +213,9 @@ func parseClaims(js string, c *rawClaims) error {
 		case "aud":
 			c.has[cAud] = true
 			return parseAud(&s, c)
+		case "cnf":
+			c.has[cCnf] = true
+			return parseCnf(&s, c)
 		}
 		return s.skip()
 	})
@@ -256,6 +266,33 @@ func parseAud(s *scanner, c *rawClaims) error {
 	}
 	c.typeErr[cAud] = reason
 	return s.skip()
+}
+
+// parseCnf reads "cnf" (RFC 7800 §3.1): an object of confirmation
+// methods. A cnf of another type, or a jkt that is not a string, is a type
+// error for the confirmation check; other members are noted, since a token
+// bound by a method this package cannot check must not pass as unbound.
+func parseCnf(s *scanner, c *rawClaims) error {
+	if s.peek() != '{' {
+		c.typeErr[cCnf] = "cnf must be a JSON object (RFC 7800 §3.1)"
+		return s.skip()
+	}
+	return s.object(func(name string) error {
+		if name != "jkt" {
+			if c.cnfOther == "" {
+				c.cnfOther = name
+			}
+			return s.skip()
+		}
+		c.hasJKT = true
+		if !s.isString() {
+			c.typeErr[cCnf] = "cnf.jkt must be a string (RFC 9449 §6.1)"
+			return s.skip()
+		}
+		v, err := s.str()
+		c.jkt = v
+		return err
+	})
 }
 
 // compact is a token split per RFC 7515 §7.1, before any JSON parsing.

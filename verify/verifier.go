@@ -21,8 +21,9 @@ import (
 //
 // A Verifier establishes that a token was signed by the issuer, is meant
 // for this API, is within its validity period and carries the required
-// scopes. It does not check revocation (use introspection, RFC 7662, when
-// a token must die before exp), sender constraints (DPoP, mTLS), or any
+// scopes, and that a token bound to a DPoP key comes with a proof from
+// that key (VerifyDPoP). It does not check revocation (use introspection,
+// RFC 7662, when a token must die before exp), mTLS binding, or any
 // claim beyond those listed on Verify: the caller stays responsible for
 // authorisation decisions based on the subject and client.
 type Verifier struct {
@@ -109,7 +110,10 @@ func (v *Verifier) Refresh(ctx context.Context) error {
 //  9. aud (string or array) contains Config.Audience, case-sensitively;
 //  10. exp present and not passed, nbf not in the future, iat not in the
 //     future, each with Config.Leeway;
-//  11. scope contains every one of requiredScopes.
+//  11. cnf: the token is not bound to a DPoP key (cnf.jkt), which must be
+//     presented with VerifyDPoP (unless Config.AcceptBoundAsBearer), and
+//     Config.RequireDPoP is not set, which refuses every token here;
+//  12. scope contains every one of requiredScopes.
 //
 // With Config.CacheSize set, a token verified before is answered from the
 // cache (the required scopes are still checked), and the returned Claims
@@ -122,6 +126,11 @@ func (v *Verifier) Verify(ctx context.Context, token string, requiredScopes ...s
 	now := v.cfg.Clock()
 	if v.cache != nil {
 		if c, ok := v.cache.get(token, now); ok {
+			// The entry may come from VerifyDPoP, which accepts bound
+			// tokens: the bearer rule is applied on every hit.
+			if e := v.bindingPolicy(c.Confirmation.JKT, asBearer); e != nil {
+				return nil, e
+			}
 			if e := checkScopes(c.Scopes, requiredScopes); e != nil {
 				return nil, e
 			}
@@ -129,7 +138,7 @@ func (v *Verifier) Verify(ctx context.Context, token string, requiredScopes ...s
 		}
 	}
 	var p parsed
-	c, e := v.run(ctx, &p, token, requiredScopes, now, nil)
+	c, e := v.run(ctx, &p, token, requiredScopes, now, nil, asBearer)
 	if e != nil {
 		return nil, e
 	}
@@ -163,7 +172,7 @@ func (r *recorder) record(c Check, e *Error, skipped string) {
 // Explain. With rec == nil it returns at the first failure; with a
 // recorder it records each step and goes on wherever later checks still
 // mean something, so Explain can show every problem at once.
-func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []string, now time.Time, rec *recorder) (*Claims, *Error) {
+func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []string, now time.Time, rec *recorder, mode presentation) (*Claims, *Error) {
 	var first *Error
 	// step records the outcome of check c and says whether to stop.
 	step := func(c Check, e *Error) bool {
@@ -276,19 +285,27 @@ func (v *Verifier) run(ctx context.Context, p *parsed, token string, scopes []st
 	if e != nil && rec == nil {
 		return nil, e
 	}
+	if step(CheckConfirmation, v.checkConfirmation(cl, mode)) {
+		return nil, first
+	}
+	var jkt string
+	if cl.hasJKT && cl.typeErr[cCnf] == "" {
+		jkt = cl.jkt
+	}
 
 	claims := &Claims{
-		Issuer:    cl.iss,
-		Subject:   cl.sub,
-		ClientID:  cl.clientID,
-		AZP:       cl.azp,
-		Audience:  oauth.Audience(cl.aud),
-		Scopes:    oauth.SplitScope(cl.scope),
-		Expiry:    cl.exp,
-		IssuedAt:  cl.iat,
-		NotBefore: cl.nbf,
-		JTI:       cl.jti,
-		Raw:       p.raw,
+		Issuer:       cl.iss,
+		Subject:      cl.sub,
+		ClientID:     cl.clientID,
+		AZP:          cl.azp,
+		Audience:     oauth.Audience(cl.aud),
+		Scopes:       oauth.SplitScope(cl.scope),
+		Expiry:       cl.exp,
+		IssuedAt:     cl.iat,
+		NotBefore:    cl.nbf,
+		JTI:          cl.jti,
+		Confirmation: Confirmation{JKT: jkt},
+		Raw:          p.raw,
 	}
 	if first == nil && rec == nil && v.cache != nil && cl.typeErr[cScope] == "" {
 		// Cached before the scope check: scopes differ per route and are
