@@ -333,3 +333,42 @@ func TestBearerOnlyUnchanged(t *testing.T) {
 		t.Errorf("%d %q", w.Code, got)
 	}
 }
+
+// TestDPoPMetadata: the protected resource metadata (RFC 9728 §2) lists
+// the proof algorithms and whether DPoP is required, and the DPoP
+// challenge carries resource_metadata like the Bearer one.
+func TestDPoPMetadata(t *testing.T) {
+	k := testkit.ES256Key("k1")
+	pc, err := verify.NewProofChecker(verify.ProofConfig{Replay: verify.NewMemoryReplayCache(10), Algorithms: []string{"ES256", "EdDSA"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.New(context.Background(), verify.Config{Issuer: "https://id.example.com", Audience: api, StaticJWKS: testkit.JWKS(k), DPoP: pc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := httpauth.New(v, httpauth.WithDPoPRequired(), httpauth.WithResourceMetadata(httpauth.ResourceMetadata{Resource: "https://api.example.com/orders"}))
+	w := httptest.NewRecorder()
+	m.MetadataHandler().ServeHTTP(w, httptest.NewRequest("GET", m.MetadataPath(), nil))
+	var doc map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc["dpop_bound_access_tokens_required"] != true || !slices.Equal(toStrings(doc["dpop_signing_alg_values_supported"]), []string{"ES256", "EdDSA"}) {
+		t.Errorf("metadata %v", doc)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/orders", nil))
+	want := `DPoP realm="order-status-api", resource_metadata="` + m.MetadataURL() + `", algs="ES256 EdDSA"`
+	if got := rec.Header().Values("Www-Authenticate"); !slices.Equal(got, []string{want}) {
+		t.Errorf("challenges %q, want %q", got, want)
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}

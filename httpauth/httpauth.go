@@ -81,6 +81,7 @@ type Middleware struct {
 	// meta is the protected resource metadata document (RFC 9728), its
 	// URL and path; empty when not configured.
 	meta              []byte
+	metaDoc           ResourceMetadata
 	metaURL, metaPath string
 	// delegation is what the API accepts of delegated tokens.
 	delegation Delegation
@@ -126,6 +127,7 @@ func New(v Verifier, opts ...Option) *Middleware {
 		m.challenge += " " + strings.Join(params, ", ")
 	}
 	m.setupDPoP(v, params)
+	m.marshalMetadata()
 	return m
 }
 
