@@ -25,6 +25,18 @@
 //     error="insufficient_scope" and scope="…" listing every scope the
 //     route needs (§3.1).
 //
+// DPoP (RFC 9449): when the verifier checks proofs (verify.Config.DPoP),
+// the middleware also accepts "Authorization: DPoP <token>" with one
+// "DPoP: <proof>" header, for tokens bound to the proof's key. Every
+// challenge then comes twice, as Bearer and as DPoP (with the accepted
+// proof algorithms in algs), and a refusal's error goes on the challenge of
+// the scheme the client should use (§7.1): invalid_dpop_proof (or
+// use_dpop_nonce) for a bad proof, invalid_token for a bad token, and
+// invalid_token on the DPoP challenge for a DPoP-bound token sent as a
+// bearer token, which is never accepted. WithDPoPRequired refuses bearer
+// tokens altogether; WithPublicURL names the URL clients address, for the
+// proofs' htu, behind a TLS-terminating proxy.
+//
 // The token is taken only from the Authorization request header field
 // (§2.1). The form-encoded body (§2.2) and the URI query parameter (§2.3)
 // are never read: query strings end up in logs and browser histories, and
@@ -34,8 +46,8 @@
 // What it does not do: authorisation beyond scopes (what a subject or
 // client may do with a resource stays the handler's decision), CORS (a
 // browser's preflight OPTIONS request carries no token, so answer it in
-// front of the middleware), and everything verify.Verifier does not do
-// (revocation, sender constraints).
+// front of the middleware), DPoP server nonces, and everything
+// verify.Verifier does not do (revocation, mTLS sender constraints).
 // It never logs or returns the token; the optional decision hook
 // (WithDecisionHook) receives the decision and a reason only.
 package httpauth

@@ -25,6 +25,19 @@ const (
 	// CodeInsufficientScope: the token is valid but lacks a scope the
 	// resource needs. Answered with 403 and the scope auth-param.
 	CodeInsufficientScope Code = "insufficient_scope"
+	// CodeInvalidDPoPProof: the DPoP proof is missing, malformed, stale,
+	// replayed, or not from the key the token is bound to (RFC 9449 §7.1).
+	// Answered with 401 on the DPoP challenge.
+	CodeInvalidDPoPProof Code = "invalid_dpop_proof"
+	// CodeUseDPoPNonce: the proof lacks the server's current nonce (RFC
+	// 9449 §9). Answered with 401 on the DPoP challenge.
+	CodeUseDPoPNonce Code = "use_dpop_nonce"
+)
+
+// The authentication schemes a challenge can name.
+const (
+	SchemeBearer = "Bearer"
+	SchemeDPoP   = "DPoP"
 )
 
 // Error is a refused request as RFC 6750 §3 answers it: the status, the
@@ -46,6 +59,11 @@ type Error struct {
 	// unexported error describing a header problem. It never holds the
 	// token.
 	Err error
+	// Scheme is the challenge that carries the error: SchemeDPoP for a
+	// request with the DPoP scheme or a DPoP-bound token sent as a bearer
+	// token, SchemeBearer otherwise. Empty means Bearer, or DPoP where
+	// the middleware accepts only DPoP.
+	Scheme string
 }
 
 // Error returns "httpauth: <status> <code>: <reason>".
@@ -134,7 +152,10 @@ func (m *Middleware) WriteError(w http.ResponseWriter, e *Error) {
 	}
 	desc := paramValue(e.Description)
 	h := w.Header()
-	h.Set("Www-Authenticate", m.challengeFor(e.Code, desc, e.Scope))
+	h.Del("Www-Authenticate")
+	for _, c := range m.challenges(e, desc) {
+		h.Add("Www-Authenticate", c)
+	}
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -153,6 +174,44 @@ func (m *Middleware) WriteError(w http.ResponseWriter, e *Error) {
 	}
 	b.WriteString("}\n")
 	_, _ = w.Write([]byte(b.String()))
+}
+
+// challenges returns the WWW-Authenticate values for e: one challenge
+// per accepted scheme (RFC 9110 §11.6.1), the one carrying the error
+// first. Only a middleware accepting DPoP sends a DPoP challenge.
+func (m *Middleware) challenges(e *Error, desc string) []string {
+	if m.dpop == nil {
+		return []string{m.challengeFor(e.Code, desc, e.Scope)}
+	}
+	scheme := e.Scheme
+	if scheme == "" {
+		scheme = SchemeBearer
+		if m.dpopRequired {
+			scheme = SchemeDPoP
+		}
+	}
+	var bearer, dpop string
+	if !m.dpopRequired {
+		bearer = m.challenge
+		if scheme == SchemeBearer {
+			bearer = m.challengeFor(e.Code, desc, e.Scope)
+		}
+	}
+	dpop = m.dpopChallenge + m.dpopAlgs
+	if scheme == SchemeDPoP && e.Code != "" {
+		dpop = m.dpopChallenge + `error="` + string(e.Code) + `", error_description="` + desc + `", `
+		if e.Code == CodeInsufficientScope {
+			dpop += `scope="` + paramValue(e.Scope) + `", `
+		}
+		dpop += m.dpopAlgs
+	}
+	switch {
+	case bearer == "":
+		return []string{dpop}
+	case scheme == SchemeDPoP:
+		return []string{dpop, bearer}
+	}
+	return []string{bearer, dpop}
 }
 
 // challengeFor builds the WWW-Authenticate value. desc must already be

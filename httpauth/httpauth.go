@@ -81,9 +81,19 @@ type Middleware struct {
 	// meta is the protected resource metadata document (RFC 9728), its
 	// URL and path; empty when not configured.
 	meta              []byte
+	metaDoc           ResourceMetadata
 	metaURL, metaPath string
 	// delegation is what the API accepts of delegated tokens.
 	delegation Delegation
+	// dpop is the verifier when it checks DPoP proofs (RFC 9449), nil
+	// otherwise; dpopChallenge is `DPoP realm="…", ` and dpopAlgs
+	// `algs="…"`, computed once.
+	dpop                    DPoPVerifier
+	dpopRequired            bool
+	dpopChallenge, dpopAlgs string
+	// publicURL is the scheme://host[:port] clients address, for htu; ""
+	// takes it from the request.
+	publicURL string
 }
 
 // New returns middleware that checks tokens with v. It panics when v is
@@ -116,6 +126,8 @@ func New(v Verifier, opts ...Option) *Middleware {
 	if len(params) > 0 {
 		m.challenge += " " + strings.Join(params, ", ")
 	}
+	m.setupDPoP(v, params)
+	m.marshalMetadata()
 	return m
 }
 
@@ -165,19 +177,38 @@ func (m *Middleware) Require(scopes ...string) func(http.Handler) http.Handler {
 
 // Authenticate is the middleware's decision without the HTTP response:
 // it takes the bearer token from r's Authorization header (RFC 6750 §2.1)
-// and verifies it with the required scopes. It returns the claims, or an
+// and verifies it with the required scopes; or, when the verifier checks
+// DPoP, a DPoP-scheme token and the request's DPoP proof header (RFC 9449
+// §7.1) with VerifyDPoP. It returns the claims, or an
 // *Error to pass to WriteError. It does not call the decision hook.
 //
 // It is for callers that need to act between the decision and the
 // response, such as the proxy package's access log.
 func (m *Middleware) Authenticate(r *http.Request, scopes ...string) (*verify.Claims, *Error) {
+	if m.dpop != nil {
+		if token, ok, herr := dpopCredentials(r.Header); ok {
+			if herr != nil {
+				return nil, herr
+			}
+			return m.authenticateDPoP(r, token, scopes)
+		}
+	}
 	token, herr := bearerToken(r.Header)
 	if herr != nil {
 		return nil, herr
 	}
+	if m.dpopRequired {
+		return nil, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Description: descDPoPRequired, Scheme: SchemeDPoP, Err: errBearerRefused}
+	}
 	claims, err := m.v.Verify(r.Context(), token, scopes...)
 	if err != nil {
-		return nil, tokenError(err)
+		e := tokenError(err)
+		var ve *verify.Error
+		if m.dpop != nil && errors.As(err, &ve) && ve.Code == verify.CodeBoundAsBearer {
+			// The client must switch schemes: say so on the DPoP challenge.
+			e.Scheme = SchemeDPoP
+		}
+		return nil, e
 	}
 	if claims == nil {
 		// A Verifier breaking its contract must not let a request through

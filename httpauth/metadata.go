@@ -28,6 +28,13 @@ type ResourceMetadata struct {
 	BearerMethodsSupported []string `json:"bearer_methods_supported,omitempty"`
 	// ResourceName is a name for people.
 	ResourceName string `json:"resource_name,omitempty"`
+	// DPoPSigningAlgValuesSupported are the DPoP proof algorithms the API
+	// accepts (RFC 9728 §2); filled from the verifier when it checks DPoP
+	// and this is empty.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// DPoPBoundAccessTokensRequired says the API accepts only DPoP-bound
+	// tokens (RFC 9728 §2); set when the middleware requires DPoP.
+	DPoPBoundAccessTokensRequired bool `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // WellKnownResourceMetadata is RFC 9728 §3's well-known path prefix.
@@ -108,8 +115,23 @@ func WithResourceMetadata(meta ResourceMetadata) Option {
 			panic(err.Error())
 		}
 		m.metaPath, _ = MetadataPath(meta.Resource)
-		m.meta, _ = json.Marshal(meta)
+		m.metaDoc = meta
 	}
+}
+
+// marshalMetadata writes the document once the DPoP settings are known.
+func (m *Middleware) marshalMetadata() {
+	if m.metaURL == "" {
+		return
+	}
+	doc := m.metaDoc
+	if m.dpop != nil && len(doc.DPoPSigningAlgValuesSupported) == 0 {
+		doc.DPoPSigningAlgValuesSupported = m.dpop.DPoPAlgorithms()
+	}
+	if m.dpopRequired {
+		doc.DPoPBoundAccessTokensRequired = true
+	}
+	m.meta, _ = json.Marshal(doc)
 }
 
 // MetadataPath returns where MetadataHandler must be mounted ("" without

@@ -466,7 +466,9 @@ func (c *ProofChecker) checkClaims(cl *proofClaims, req *ProofRequest, now time.
 		return fail(CheckProofTime, CodeWrongType, "the proof's iat is not a NumericDate", "", "")
 	case !cl.has[pIAT]:
 		return fail(CheckProofTime, CodeMissing, "the proof has no iat", "", "")
-	case now.Sub(cl.iat) > c.window:
+	case now.Sub(cl.iat) >= c.window:
+		// At exactly the window's end the replay entry would expire as it
+		// is made, so that instant is refused too.
 		return fail(CheckProofTime, CodeExpired, "the proof was made at "+cl.iat.UTC().Format(time.RFC3339)+", "+now.Sub(cl.iat).Round(time.Second).String()+" ago; at most "+c.window.String()+" is accepted", cl.iat.UTC().Format(time.RFC3339), "")
 	case cl.iat.Sub(now) > c.leeway:
 		return fail(CheckProofTime, CodeInFuture, "the proof was made at "+cl.iat.UTC().Format(time.RFC3339)+", "+cl.iat.Sub(now).Round(time.Second).String()+" in the future (leeway "+c.leeway.String()+"); the client's clock is wrong", cl.iat.UTC().Format(time.RFC3339), "")

@@ -114,3 +114,17 @@ func (v *Verifier) VerifyDPoP(ctx context.Context, token, proof string, req Proo
 	}
 	return c, pr, nil
 }
+
+// DPoPAlgorithms returns the proof algorithms VerifyDPoP accepts, for the
+// algs parameter of a DPoP challenge (RFC 9449 §7.1), or nil when the
+// Verifier has no Config.DPoP. httpauth uses it to decide whether to
+// accept the DPoP scheme.
+func (v *Verifier) DPoPAlgorithms() []string {
+	if v.cfg.DPoP == nil {
+		return nil
+	}
+	return v.cfg.DPoP.Algorithms()
+}
+
+// DPoPRequired reports Config.RequireDPoP.
+func (v *Verifier) DPoPRequired() bool { return v.cfg.RequireDPoP }

@@ -228,6 +228,36 @@ func (e *Error) Description() string {
 		}
 	case CheckScope:
 		s = "The token lacks the scope '" + e.Value + "'"
+	case CheckProof:
+		s = "The request must carry exactly one DPoP proof of at most 8 KiB"
+	case CheckProofFormat:
+		s = "The DPoP proof is malformed: " + e.Reason
+	case CheckProofType:
+		s = "The DPoP proof's typ must be dpop+jwt"
+	case CheckProofAlgorithm:
+		s = "The DPoP proof algorithm '" + e.Value + "' is not accepted"
+	case CheckProofKey:
+		s = "The DPoP proof's jwk is not an acceptable public key for its alg"
+	case CheckProofJTI:
+		s = "The DPoP proof's jti is missing or invalid"
+	case CheckProofMethod:
+		s = "The DPoP proof is for method '" + e.Value + "', not '" + e.Want + "'"
+	case CheckProofURL:
+		s = "The DPoP proof's htu is missing or invalid"
+		if e.Code == CodeNotAccepted {
+			s = "The DPoP proof is for " + e.Value + ", not " + e.Want
+		}
+	case CheckProofTime:
+		switch e.Code {
+		case CodeExpired:
+			s = "The DPoP proof is too old"
+		case CodeInFuture:
+			s = "The DPoP proof was made in the future; check the client's clock"
+		default:
+			s = "The DPoP proof's iat is missing or invalid"
+		}
+	case CheckProofATH:
+		s = "The DPoP proof is not for this access token (ath)"
 	case CheckProofNonce:
 		s = "The DPoP proof must carry the server's current nonce"
 	case CheckProofBinding:
