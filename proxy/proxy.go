@@ -49,7 +49,9 @@
 //     X-Gatehouse- headers. With ForwardToken the header the proxy checked
 //     is forwarded as the client sent it, for an upstream that verifies it
 //     again or exchanges it (RFC 8693). An Authorization trailer, never
-//     checked, is always removed.
+//     checked, is always removed;
+//   - no DPoP header (RFC 9449 proof): it was checked for this request to
+//     the proxy and is of no use beyond it.
 //
 // With Config.Routes, the route is matched on the escaped path that is
 // forwarded, and paths an upstream could decode into another route
@@ -168,6 +170,13 @@ type Config struct {
 	// PreserveHost forwards the client's Host header instead of the
 	// upstream's host (the original is in X-Forwarded-Host either way).
 	PreserveHost bool
+	// PublicURL is the scheme and authority clients address the proxy by
+	// (https://api.example.com), from which the URL a DPoP proof must
+	// name is built (httpauth.WithPublicURL): set it when a TLS-terminating
+	// load balancer stands in front. DPoP itself is on when the Verifier
+	// checks proofs (verify.Config.DPoP), required with
+	// verify.Config.RequireDPoP.
+	PublicURL string
 	// UpstreamTimeout bounds the wait for the upstream's response headers
 	// (not the streaming of the body). Zero means DefaultUpstreamTimeout.
 	// Ignored when Transport is set.
@@ -207,6 +216,13 @@ func (cfg *Config) validate() error {
 	}
 	if cfg.UpstreamTimeout < 0 {
 		errs = append(errs, errors.New("UpstreamTimeout must not be negative"))
+	}
+	if cfg.PublicURL != "" {
+		pu, err := url.Parse(cfg.PublicURL)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || pu.User != nil ||
+			(pu.Path != "" && pu.Path != "/") || pu.RawQuery != "" || pu.Fragment != "" || pu.Opaque != "" {
+			errs = append(errs, fmt.Errorf("PublicURL %q: want scheme://host[:port], nothing more", cfg.PublicURL))
+		}
 	}
 	if cfg.ForwardToken && cfg.StripAuthorization {
 		errs = append(errs, errors.New("ForwardToken and StripAuthorization contradict each other"))
@@ -249,6 +265,9 @@ func New(cfg Config) (http.Handler, error) {
 		opts = append(opts, httpauth.WithResourceMetadata(*cfg.ResourceMetadata))
 	}
 	opts = append(opts, httpauth.WithDelegation(cfg.Delegation))
+	if cfg.PublicURL != "" {
+		opts = append(opts, httpauth.WithPublicURL(cfg.PublicURL))
+	}
 	u := *cfg.Upstream // a copy: the caller may reuse its URL
 	if u.Path != "" && !strings.HasPrefix(u.Path, "/") {
 		// url.URL.JoinPath on a host-only URL yields "api/v1"; as a
@@ -424,6 +443,10 @@ func (h *handler) rewrite(pr *httputil.ProxyRequest) {
 	// arrives after the decision and was never checked, and frameworks
 	// that merge trailers into headers would see two credentials.
 	pr.Out.Trailer.Del("Authorization")
+	// A DPoP proof is for this one request to the proxy's URL: forwarded,
+	// it would only show the upstream a used proof (and its key).
+	pr.Out.Header.Del("DPoP")
+	pr.Out.Trailer.Del("DPoP")
 	pr.SetXForwarded()
 	// X-Real-IP is what many frameworks read instead of X-Forwarded-For;
 	// the proxy sets it to the same address rather than leave it absent,

@@ -33,6 +33,7 @@ type proxyFlags struct {
 	alsoAudiences []string
 	// delegation is --delegation: allowed, required or forbidden.
 	delegation                     string
+	dpop, publicURL                string
 	tokenCache                     int
 	upstreamTimeout                time.Duration
 	readHeaderTimeout, readTimeout time.Duration
@@ -136,6 +137,8 @@ the query string. SIGINT or SIGTERM drain in-flight requests and stop.`,
 	fl.BoolVar(&f.stripAuth, "strip-authorization", false, "deprecated: the Authorization header is not forwarded unless --forward-token")
 	_ = fl.MarkDeprecated("strip-authorization", "the Authorization header is not forwarded unless --forward-token")
 	fl.StringVar(&f.resource, "resource", "", "the API's resource URI (e.g. https://mcp.example.com/mcp): serve its RFC 9728 metadata naming --issuer, and point every challenge at it")
+	fl.StringVar(&f.dpop, "dpop", "allowed", "DPoP (RFC 9449) sender-constrained tokens: allowed (bound tokens need a proof, others may be Bearer), required (every token bound, every request with a proof) or off")
+	fl.StringVar(&f.publicURL, "public-url", "", "scheme://host[:port] clients address the proxy by, for DPoP proofs' htu (behind a TLS-terminating load balancer)")
 	fl.StringVar(&f.delegation, "delegation", "allowed", "delegated tokens (RFC 8693 act, from a token exchange): allowed, required or forbidden")
 	fl.StringArrayVar(&f.alsoAudiences, "also-audience", nil, "another name of the API a token may carry in aud, e.g. its short id next to its URI (repeat for several)")
 	fl.BoolVar(&f.preserveHost, "preserve-host", false, "forward the client's Host header instead of the upstream's host")
@@ -191,13 +194,18 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 	// The issuer's keys are loaded now, so a wrong --issuer fails here
 	// rather than as refused tokens; the wait is bounded.
 	vctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	v, err := verify.New(vctx, verify.Config{
+	vcfg := verify.Config{
 		Issuer:            f.issuer,
 		Audience:          f.audience,
 		AlsoAudiences:     f.alsoAudiences,
 		InsecureAllowHTTP: f.insecure,
 		CacheSize:         f.tokenCache,
-	})
+	}
+	if err := proxyDPoP(&vcfg, f.dpop); err != nil {
+		cancel()
+		return err
+	}
+	v, err := verify.New(vctx, vcfg)
 	cancel()
 	if err != nil {
 		return err
@@ -225,6 +233,7 @@ func runProxy(ctx context.Context, f proxyFlags, logger *slog.Logger, ready chan
 		UpstreamTimeout:    f.upstreamTimeout,
 		ResourceMetadata:   resourceMetadata(f, routes),
 		Delegation:         delegation,
+		PublicURL:          f.publicURL,
 	})
 	if err != nil {
 		return err
@@ -293,4 +302,30 @@ func resourceMetadata(f proxyFlags, routes *proxy.Routes) *httpauth.ResourceMeta
 		}
 	}
 	return &httpauth.ResourceMetadata{Resource: f.resource, AuthorizationServers: []string{f.issuer}, ScopesSupported: scopes}
+}
+
+// proxyReplayEntries bounds the proxy's memory of used DPoP proofs: a
+// minute of proofs at some 1,600 requests a second. When it is full of
+// live entries proofs are refused rather than forgotten.
+const proxyReplayEntries = 100_000
+
+// proxyDPoP sets up DPoP proof checking as --dpop says. The proofs' jtis
+// are remembered in this process: a proof names the proxy's URL, so a
+// replay to another proxy instance of the same API (same URL) within the
+// minute is not caught — put the instances behind one address with
+// sticky connections, or require server nonces at the issuer.
+func proxyDPoP(cfg *verify.Config, mode string) error {
+	switch mode {
+	case "off":
+		return nil
+	case "", "allowed", "required":
+	default:
+		return fmt.Errorf("--dpop: want allowed, required or off, not %q", mode)
+	}
+	pc, err := verify.NewProofChecker(verify.ProofConfig{Replay: verify.NewMemoryReplayCache(proxyReplayEntries)})
+	if err != nil {
+		return err
+	}
+	cfg.DPoP, cfg.RequireDPoP = pc, mode == "required"
+	return nil
 }

@@ -63,6 +63,8 @@ func TestProxyResourceMetadata(t *testing.T) {
 		"authorization_servers":    []any{iss.URL},
 		"scopes_supported":         []any{"mcp:tools", "mcp:read"},
 		"bearer_methods_supported": []any{"header"},
+		// --dpop allowed (the default): the proxy takes DPoP proofs too.
+		"dpop_signing_alg_values_supported": []any{"ES256", "ES384", "EdDSA", "RS256", "PS256"},
 	}
 	if err != nil || resp.StatusCode != 200 || !reflect.DeepEqual(doc, want) {
 		t.Errorf("metadata: %d %v %v\nwant %v", resp.StatusCode, err, doc, want)
