@@ -20,18 +20,19 @@ async function token() {
     { resource }, { DPoP, ...insecure });
   return oauth.processClientCredentialsResponse(as, client, res);
 }
-let tok;
+let tok, nonceRetry = false;
 try {
   tok = await token();
 } catch (err) {
   if (!oauth.isDPoPNonceError(err)) throw err;
+  nonceRetry = true;
   tok = await token(); // the handle has kept the server's nonce
 }
 const call = await oauth.protectedResourceRequest(tok.access_token, 'GET', new URL(api), new Headers(), null,
   { DPoP, ...insecure });
 const bearer = await fetch(api, { headers: { authorization: `Bearer ${tok.access_token}` } });
 console.log(JSON.stringify({
-  token_type: tok.token_type,
+  token_type: tok.token_type, nonce_retry: nonceRetry,
   status: call.status, body: await call.text(),
   bearer_status: bearer.status, bearer_challenge: bearer.headers.get('www-authenticate'),
 }));
