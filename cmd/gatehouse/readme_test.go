@@ -198,6 +198,7 @@ func TestReadme(t *testing.T) {
 		"grant_type=client_credentials http://127.0.0.1:8080/token",
 		"resource=hr-api",
 		"resource=inventory-api",
+		"examples/dpop-client",
 		"/introspect",
 		"get-token.sh customer-portal",
 		"token explain",
@@ -250,8 +251,8 @@ func startReadmeEnv(t *testing.T) *readmeEnv {
 	}
 
 	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, pkg := range []string{"./cmd/gatehouse", "./examples/shop"} {
+	errs := make([]error, 3)
+	for i, pkg := range []string{"./cmd/gatehouse", "./examples/shop", "./examples/dpop-client"} {
 		wg.Go(func() {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(e.bin, filepath.Base(pkg)), pkg)
 			cmd.Dir = root
@@ -269,6 +270,7 @@ func startReadmeEnv(t *testing.T) *readmeEnv {
 	e.orderAddr, e.hrAddr = freeLoopbackAddr(t), freeLoopbackAddr(t)
 	e.replacer = strings.NewReplacer(
 		"go run ./cmd/gatehouse", "gatehouse",
+		"go run ./examples/dpop-client", "dpop-client",
 		"go run ./examples/shop", "shop --issuer "+e.issuer+" --orders-listen "+e.orderAddr+" --hr-listen "+e.hrAddr,
 		"http://127.0.0.1:8080", e.issuer,
 		"127.0.0.1:8081", e.orderAddr,

@@ -95,7 +95,7 @@ func run(w io.Writer, issuer, client, secret, resource, api string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "token_type: %s, bound to key %s\n", typ, me.thumbprint())
+	fmt.Fprintf(w, "token_type: %s, cnf.jkt is this key's thumbprint: %t\n", typ, boundTo(tok) == me.thumbprint())
 	fmt.Fprintf(w, "with DPoP:       %s\n", call(me, api, "DPoP", tok))
 	// A thief has the token but not the key.
 	fmt.Fprintf(w, "stolen, Bearer:  %s\n", call(holder{}, api, "Bearer", tok))
@@ -105,6 +105,26 @@ func run(w io.Writer, issuer, client, secret, resource, api string) error {
 	}
 	fmt.Fprintf(w, "stolen, own key: %s\n", call(thief, api, "DPoP", tok))
 	return nil
+}
+
+// boundTo reads the token's cnf.jkt (RFC 9449 §6.1) without verifying it:
+// the client only looks at what it was given.
+func boundTo(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Cnf struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
+	}
+	json.Unmarshal(payload, &c)
+	return c.Cnf.JKT
 }
 
 // token obtains a DPoP-bound token with the client_credentials grant.

@@ -74,7 +74,14 @@ func run(ctx context.Context, issuer, orderAddr, hrAddr string, log *slog.Logger
 // protect builds the middleware for one API: its id is the audience every
 // token must name. That is the whole configuration an API needs.
 func protect(ctx context.Context, issuer, audience string, log *slog.Logger) (*httpauth.Middleware, error) {
-	v, err := verify.New(ctx, verify.Config{Issuer: issuer, Audience: audience, CacheSize: 1024})
+	// DPoP (RFC 9449): tokens bound to a client's key are accepted with a
+	// proof by that key, never as Bearer; the proofs' jtis are
+	// remembered here, once each.
+	proofs, err := verify.NewProofChecker(verify.ProofConfig{Replay: verify.NewMemoryReplayCache(100_000)})
+	if err != nil {
+		return nil, err
+	}
+	v, err := verify.New(ctx, verify.Config{Issuer: issuer, Audience: audience, CacheSize: 1024, DPoP: proofs})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", audience, err)
 	}
