@@ -73,10 +73,15 @@ func (r *Report) WriteDOT(w io.Writer) error {
 	edges := r.edges()
 	if len(edges) > 0 {
 		p("")
-		p("  // client -> audience (the default aud; a client's own ID is left out)")
+		p("  // client -> audience (the default aud; a client's own ID is left out);")
+		p("  // dashed \"exchange\": reached by RFC 8693 token exchange (exchange_to)")
 	}
 	for _, e := range edges {
 		var attrs []string
+		if e.exchange {
+			attrs = append(attrs, `style="dashed"`, "color="+dotQuote(colorExchange), "fontcolor="+dotQuote(colorExchange),
+				`label="exchange"`, "tooltip="+dotQuote(e.from+" may exchange a token issued for it for one naming "+e.to+" (RFC 8693)"))
+		}
 		if !e.live {
 			attrs = append(attrs, `style="dashed"`, "tooltip="+dotQuote("configured, but "+e.from+" has no grant types"))
 		}

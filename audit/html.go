@@ -367,6 +367,9 @@ func (r *Report) svgView(colors map[string]tagColor) svgView {
 		x2, y2 := rx-2, to.y+svgBoxH/2
 		se := svgEdge{X1: x1, Y1: y1, Mid: (x1 + x2) / 2, X2: x2, Y2: y2,
 			Stroke: colorEdge, Width: 1.5, Marker: "arrow", Dashed: !e.live, Title: printable(edgeTitle(e))}
+		if e.exchange {
+			se.Stroke, se.Dashed = colorExchange, true
+		}
 		if len(e.violations) > 0 {
 			se.Stroke, se.Width, se.Marker = colorViolation, 2.5, "arrow-bad"
 		}
@@ -457,6 +460,9 @@ func printAll(ss []string) []string {
 // edgeTitle is an arrow's tooltip.
 func edgeTitle(e edge) string {
 	t := e.from + " → " + e.to
+	if e.exchange {
+		t = e.from + " ⇒ " + e.to + " by token exchange (RFC 8693) of a token issued for " + e.from
+	}
 	if !e.live {
 		t += " (configured; no grant types)"
 	}

@@ -62,6 +62,9 @@ type edge struct {
 	live bool
 	// violations are the rule violations of this exact pair.
 	violations []Violation
+	// exchange: the client reaches the audience by RFC 8693 token
+	// exchange of a token issued for it (exchange_to), not directly.
+	exchange bool
 }
 
 // edges lists every arrow in matrix order.
@@ -81,8 +84,20 @@ func (r *Report) edges() []edge {
 			out = append(out, e)
 		}
 	}
+	for _, x := range r.Exchanges {
+		e := edge{from: x.Client, to: x.Audience, live: true, exchange: true}
+		for _, v := range r.Violations {
+			if v.Client == x.Client && v.Audience == x.Audience {
+				e.violations = append(e.violations, v)
+			}
+		}
+		out = append(out, e)
+	}
 	return out
 }
+
+// colorExchange draws exchange edges.
+const colorExchange = "#7c3aed"
 
 // entryViolations are the violations that concern one entry alone (a
 // require rule), keyed by client or audience ID.

@@ -34,6 +34,10 @@ type WhoCanReport struct {
 	// MissingScopes are clients whose tokens name the API but cannot carry
 	// every scope the route needs: the proxy answers them 403.
 	MissingScopes []Caller `json:"missing_scopes"`
+	// ViaExchange are the ways to reach the API through RFC 8693 token
+	// exchanges (exchange_to), shortest first; those with Missing scopes
+	// reach the API but are answered 403.
+	ViaExchange []ExchangePath `json:"via_exchange"`
 }
 
 // Caller is one client in a WhoCanReport.
@@ -64,7 +68,7 @@ func WhoCan(cfg *config.Config, api, request string) (*WhoCanReport, error) {
 	if len(c.Routes) == 0 {
 		return nil, fmt.Errorf("client %q declares no routes: add routes: [{path: ..., methods: [...], scopes: [...]}] to it", api)
 	}
-	rep := &WhoCanReport{API: api, Method: method, Path: path, Callers: []Caller{}, MissingScopes: []Caller{}}
+	rep := &WhoCanReport{API: api, Method: method, Path: path, Callers: []Caller{}, MissingScopes: []Caller{}, ViaExchange: []ExchangePath{}}
 	route, err := matchRoute(c.Routes, method, path)
 	if err != nil {
 		return nil, err
@@ -91,6 +95,7 @@ func WhoCan(cfg *config.Config, api, request string) (*WhoCanReport, error) {
 			rep.MissingScopes = append(rep.MissingScopes, who)
 		}
 	}
+	rep.ViaExchange = append(rep.ViaExchange, exchangePaths(cfg, model, api, route.Scopes)...)
 	return rep, nil
 }
 
@@ -169,6 +174,7 @@ func WriteWhoCan(w io.Writer, rep *WhoCanReport, format string) error {
 			fmt.Fprintf(ew, "  %-24s missing %s\n", textValue(c.Client), strings.Join(c.Missing, " "))
 		}
 	}
+	writeExchangePaths(ew, rep)
 	return ew.err
 }
 

@@ -223,7 +223,13 @@ func TestWhoCan(t *testing.T) {
 			}
 		})
 	}
-	out, _, _ := runCLI(t, "audit", "--config", "../../examples/shop.yaml", "--who-can", "POST /orders", "--api", "order-status-api", "--format", "json")
+	// The Inventory API is reached through the Order Status API's hop.
+	out, _, _ := runCLI(t, "audit", "--config", "../../examples/shop.yaml", "--who-can", "GET /stock/{sku}", "--api", "inventory-api")
+	if !strings.Contains(out, "Reach it through token exchange") ||
+		!strings.Contains(out, "  customer-portal → order-status-api ⇒ inventory-api  (for a signed-in user; 1 exchange)") {
+		t.Errorf("who-can through a hop:\n%s", out)
+	}
+	out, _, _ = runCLI(t, "audit", "--config", "../../examples/shop.yaml", "--who-can", "POST /orders", "--api", "order-status-api", "--format", "json")
 	var rep struct {
 		Callers []struct{ Client string } `json:"callers"`
 	}
