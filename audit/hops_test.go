@@ -80,6 +80,25 @@ func TestExchangeEdgesInPictures(t *testing.T) {
 	if err := r.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
+	var text, md bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+		if !strings.Contains(out, "⇒ reached by token exchange") {
+			t.Errorf("%s matrix lacks the exchange legend:\n%s", name, out)
+		}
+	}
+	for _, l := range strings.Split(text.String(), "\n") {
+		// The matrix row of the Order Status API: ⇒ under inventory-api
+		// (the 6th audience column), nothing else exchanged.
+		if f := strings.Fields(l); len(f) == 10 && f[0] == "order-status-api" && (f[6] != "⇒" || strings.Count(l, "⇒") != 1) {
+			t.Errorf("order-status-api's matrix row: %q", l)
+		}
+	}
 	if !strings.Contains(dot.String(), `"order-status-api" -> "inventory-api" [style="dashed", color="#7c3aed", fontcolor="#7c3aed", label="exchange"`) {
 		t.Errorf("dot lacks the exchange edge:\n%s", dot.String())
 	}

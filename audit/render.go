@@ -52,6 +52,9 @@ const (
 	markYes        = "✓"
 	markNo         = "-"
 	markConfigured = "(✓)"
+	// markExchange: reached by token exchange of a token issued for the
+	// client (exchange_to), not named by its own tokens.
+	markExchange = "⇒"
 )
 
 // WriteJSON writes r as the indented JSON document described in the
@@ -95,11 +98,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		header = append(header, textValue(a.ID))
 	}
 	line(header...)
-	configuredOnly := false
+	configuredOnly, exchanged := false, false
 	for i, c := range r.Clients {
 		cells := []string{textValue(c.ID)}
-		for _, named := range r.names(i) {
+		for j, named := range r.names(i) {
 			switch {
+			case !named && r.exchanges(c.ID, r.Audiences[j].ID):
+				cells = append(cells, markExchange)
+				exchanged = true
 			case !named:
 				cells = append(cells, markNo)
 			case c.CanObtainTokens:
@@ -114,6 +120,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	tw.Flush()
 	if configuredOnly {
 		fmt.Fprintln(ew, markConfigured+" configured, but the client has no grant types and cannot obtain tokens")
+	}
+	if exchanged {
+		fmt.Fprintln(ew, markExchange+" reached by token exchange of a token issued for the client (exchange_to)")
 	}
 
 	if len(r.Exchanges) > 0 {
@@ -249,14 +258,17 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		header = append(header, h)
 	}
-	configuredOnly := false
+	configuredOnly, exchanged := false, false
 	fmt.Fprintln(ew)
 	row(header...)
 	rule(":-:", len(header))
 	for i, c := range r.Clients {
 		cells := []string{code(c.ID)}
-		for _, named := range r.names(i) {
+		for j, named := range r.names(i) {
 			switch {
+			case !named && r.exchanges(c.ID, r.Audiences[j].ID):
+				cells = append(cells, markExchange)
+				exchanged = true
 			case !named:
 				// Blank rather than a mark: in a rendered table the
 				// checks stand out better against empty cells.
@@ -273,6 +285,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if configuredOnly {
 		fmt.Fprintln(ew)
 		fmt.Fprintln(ew, markConfigured+" configured, but the client has no grant types and cannot obtain tokens.")
+	}
+	if exchanged {
+		fmt.Fprintln(ew)
+		fmt.Fprintln(ew, markExchange+" reached by token exchange of a token issued for the client (`exchange_to`).")
 	}
 
 	fmt.Fprintln(ew)
@@ -450,4 +466,15 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	n, err := e.w.Write(p)
 	e.err = err
 	return n, err
+}
+
+// exchanges reports whether client may exchange a token issued for it for
+// one naming audience.
+func (r *Report) exchanges(client, audience string) bool {
+	for _, x := range r.Exchanges {
+		if x.Client == client && x.Audience == audience {
+			return true
+		}
+	}
+	return false
 }
