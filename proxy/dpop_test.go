@@ -2,21 +2,15 @@ package proxy_test
 
 import (
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/internal/testkit"
 	"github.com/gatehouse/gatehouse/proxy"
@@ -27,8 +21,7 @@ import (
 // clock, and a client key.
 type dpopEnv struct {
 	*env
-	key *ecdsa.PrivateKey
-	jkt string
+	testkit.DPoPKey
 }
 
 func newDPoPEnv(t *testing.T, required bool) *dpopEnv {
@@ -51,36 +44,18 @@ func newDPoPEnv(t *testing.T, required bool) *dpopEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ck, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tp, _ := (&jose.JSONWebKey{Key: &ck.PublicKey}).Thumbprint(crypto.SHA256)
-	return &dpopEnv{env: e, key: ck, jkt: base64.RawURLEncoding.EncodeToString(tp)}
+	return &dpopEnv{env: e, DPoPKey: testkit.NewDPoPKey()}
 }
 
 // bound is an access token bound to the client's key.
 func (d *dpopEnv) bound() string {
-	return d.iss.Active().Sign(d.iss.Claims(client, "orders:read", client, api).With("cnf", map[string]any{"jkt": d.jkt}))
+	return d.iss.Active().Sign(d.iss.Claims(client, "orders:read", client, api).With("cnf", map[string]any{"jkt": d.JKT}))
 }
 
-// proof signs a proof with go-jose for htm, htu and the token's ath.
-func (d *dpopEnv) proof(t *testing.T, key *ecdsa.PrivateKey, htm, htu, token string, edit func(map[string]any)) string {
-	t.Helper()
-	sum := sha256.Sum256([]byte(token))
-	c := map[string]any{"jti": rand.Text(), "htm": htm, "htu": htu, "iat": d.iss.Clock.Now().Unix(),
-		"ath": base64.RawURLEncoding.EncodeToString(sum[:])}
-	if edit != nil {
-		edit(c)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(c)
-	jws, err := signer.Sign(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := jws.CompactSerialize()
-	return s
+// proof is a proof by key for htm, htu and the token's ath, on the
+// issuer's clock.
+func (d *dpopEnv) proof(_ *testing.T, key testkit.DPoPKey, htm, htu, token string, edit func(map[string]any)) string {
+	return key.Proof(htm, htu, d.iss.Clock.Now(), token, edit)
 }
 
 func dpopGet(path, scheme, token, proof string) *http.Request {
@@ -100,7 +75,7 @@ func TestDPoP(t *testing.T) {
 	d := newDPoPEnv(t, false)
 	const u = "https://api.example.com/orders/42"
 	tok := d.bound()
-	w := d.serve(dpopGet("/orders/42", "DPoP", tok, d.proof(t, d.key, "GET", u, tok, nil)))
+	w := d.serve(dpopGet("/orders/42", "DPoP", tok, d.proof(t, d.DPoPKey, "GET", u, tok, nil)))
 	if w.Code != http.StatusOK {
 		t.Fatalf("a bound token with its proof: %d %s %v", w.Code, w.Body, w.Header())
 	}
@@ -110,48 +85,32 @@ func TestDPoP(t *testing.T) {
 	}
 	hits := d.up.hits.Load()
 
-	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	replayed := d.proof(t, d.key, "GET", u, tok, nil)
+	other := testkit.NewDPoPKey()
+	replayed := d.proof(t, d.DPoPKey, "GET", u, tok, nil)
 	d.serve(dpopGet("/orders/42", "DPoP", tok, replayed))
 	hits++
 	now := d.iss.Clock.Now().Unix()
-	pub, _ := (&jose.JSONWebKey{Key: &d.key.PublicKey}).MarshalJSON()
-	var pubMap map[string]any
-	json.Unmarshal(pub, &pubMap)
-	priv, _ := (&jose.JSONWebKey{Key: d.key}).MarshalJSON()
-	var privMap map[string]any
-	json.Unmarshal(priv, &privMap)
+	pubMap, privMap := d.PublicJWK(), d.PrivateJWK()
 	sum := sha256.Sum256([]byte(tok))
 	claims := map[string]any{"jti": rand.Text(), "htm": "GET", "htu": u, "iat": now, "ath": base64.RawURLEncoding.EncodeToString(sum[:])}
-	esSign := func(in []byte) []byte {
-		dg := sha256.Sum256(in)
-		r, s, _ := ecdsa.Sign(rand.Reader, d.key, dg[:])
-		return append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
-	}
+	esSign := d.ES256Raw
 	jws := func(hdr map[string]any, sign func([]byte) []byte) string {
-		hb, _ := json.Marshal(hdr)
-		cb, _ := json.Marshal(claims)
-		in := base64.RawURLEncoding.EncodeToString(hb) + "." + base64.RawURLEncoding.EncodeToString(cb)
-		var sig []byte
-		if sign != nil {
-			sig = sign([]byte(in))
-		}
-		return in + "." + base64.RawURLEncoding.EncodeToString(sig)
+		return testkit.HandMadeJWS(hdr, claims, sign)
 	}
 	for name, tc := range map[string]struct {
 		scheme, proof, want string
 	}{
 		"as Bearer":    {"Bearer", "", `error="invalid_token"`},
 		"no proof":     {"DPoP", "", `error="invalid_dpop_proof"`},
-		"wrong htm":    {"DPoP", d.proof(t, d.key, "POST", u, tok, nil), `error="invalid_dpop_proof"`},
-		"wrong htu":    {"DPoP", d.proof(t, d.key, "GET", "https://api.example.com/orders/43", tok, nil), `error="invalid_dpop_proof"`},
-		"internal htu": {"DPoP", d.proof(t, d.key, "GET", "http://example.com/orders/42", tok, nil), `error="invalid_dpop_proof"`},
-		"stale iat":    {"DPoP", d.proof(t, d.key, "GET", u, tok, func(c map[string]any) { c["iat"] = now - 600 }), `error="invalid_dpop_proof"`},
-		"future iat":   {"DPoP", d.proof(t, d.key, "GET", u, tok, func(c map[string]any) { c["iat"] = now + 600 }), `error="invalid_dpop_proof"`},
+		"wrong htm":    {"DPoP", d.proof(t, d.DPoPKey, "POST", u, tok, nil), `error="invalid_dpop_proof"`},
+		"wrong htu":    {"DPoP", d.proof(t, d.DPoPKey, "GET", "https://api.example.com/orders/43", tok, nil), `error="invalid_dpop_proof"`},
+		"internal htu": {"DPoP", d.proof(t, d.DPoPKey, "GET", "http://example.com/orders/42", tok, nil), `error="invalid_dpop_proof"`},
+		"stale iat":    {"DPoP", d.proof(t, d.DPoPKey, "GET", u, tok, func(c map[string]any) { c["iat"] = now - 600 }), `error="invalid_dpop_proof"`},
+		"future iat":   {"DPoP", d.proof(t, d.DPoPKey, "GET", u, tok, func(c map[string]any) { c["iat"] = now + 600 }), `error="invalid_dpop_proof"`},
 		"replayed jti": {"DPoP", replayed, `error="invalid_dpop_proof"`},
 		"another key":  {"DPoP", d.proof(t, other, "GET", u, tok, nil), `error="invalid_dpop_proof"`},
-		"missing ath":  {"DPoP", d.proof(t, d.key, "GET", u, tok, func(c map[string]any) { delete(c, "ath") }), `error="invalid_dpop_proof"`},
-		"wrong ath":    {"DPoP", d.proof(t, d.key, "GET", u, tok, func(c map[string]any) { c["ath"] = "x" }), `error="invalid_dpop_proof"`},
+		"missing ath":  {"DPoP", d.proof(t, d.DPoPKey, "GET", u, tok, func(c map[string]any) { delete(c, "ath") }), `error="invalid_dpop_proof"`},
+		"wrong ath":    {"DPoP", d.proof(t, d.DPoPKey, "GET", u, tok, func(c map[string]any) { c["ath"] = "x" }), `error="invalid_dpop_proof"`},
 		"private key":  {"DPoP", jws(map[string]any{"typ": "dpop+jwt", "alg": "ES256", "jwk": privMap}, esSign), `error="invalid_dpop_proof"`},
 		"alg none":     {"DPoP", jws(map[string]any{"typ": "dpop+jwt", "alg": "none", "jwk": pubMap}, nil), `error="invalid_dpop_proof"`},
 		"HMAC": {"DPoP", jws(map[string]any{"typ": "dpop+jwt", "alg": "HS256", "jwk": map[string]any{"kty": "oct", "k": "c2VjcmV0"}},
@@ -175,7 +134,7 @@ func TestDPoPRequired(t *testing.T) {
 	plain := d.token("orders:read")
 	for name, r := range map[string]*http.Request{
 		"Bearer":                    get("/orders/42", plain),
-		"an unbound token via DPoP": dpopGet("/orders/42", "DPoP", plain, d.proof(t, d.key, "GET", "https://api.example.com/orders/42", plain, nil)),
+		"an unbound token via DPoP": dpopGet("/orders/42", "DPoP", plain, d.proof(t, d.DPoPKey, "GET", "https://api.example.com/orders/42", plain, nil)),
 	} {
 		w := d.serve(r)
 		if w.Code != http.StatusUnauthorized || len(w.Header().Values("WWW-Authenticate")) != 1 || !strings.HasPrefix(w.Header().Get("WWW-Authenticate"), "DPoP ") {
@@ -183,7 +142,7 @@ func TestDPoPRequired(t *testing.T) {
 		}
 	}
 	tok := d.bound()
-	if w := d.serve(dpopGet("/orders/42", "DPoP", tok, d.proof(t, d.key, "GET", "https://api.example.com/orders/42", tok, nil))); w.Code != http.StatusOK {
+	if w := d.serve(dpopGet("/orders/42", "DPoP", tok, d.proof(t, d.DPoPKey, "GET", "https://api.example.com/orders/42", tok, nil))); w.Code != http.StatusOK {
 		t.Errorf("bound with proof: %d %v", w.Code, w.Header())
 	}
 }

@@ -47,7 +47,7 @@ func BenchmarkDPoPTokenRatio(b *testing.B) {
 	post("")
 	input := []byte(proofs[0][:strings.LastIndexByte(proofs[0], '.')])
 	digest := sha256.Sum256(input)
-	sig, _ := ecdsa.SignASN1(rand.Reader, k.priv, digest[:])
+	sig, _ := ecdsa.SignASN1(rand.Reader, k.Priv, digest[:])
 	var withProof, plain, floor time.Duration
 	i := 0
 	for b.Loop() {
@@ -61,10 +61,10 @@ func BenchmarkDPoPTokenRatio(b *testing.B) {
 		post("")
 		t2 := time.Now()
 		d := sha256.Sum256(input)
-		if !ecdsa.VerifyASN1(&k.priv.PublicKey, d[:], sig) {
+		if !ecdsa.VerifyASN1(&k.Priv.PublicKey, d[:], sig) {
 			b.Fatal("bad signature")
 		}
-		if _, err := ecdsa.SignASN1(rand.Reader, k.priv, d[:]); err != nil {
+		if _, err := ecdsa.SignASN1(rand.Reader, k.Priv, d[:]); err != nil {
 			b.Fatal(err)
 		}
 		withProof, plain, floor = withProof+t1.Sub(t0), plain+t2.Sub(t1), floor+time.Since(t2)
@@ -126,13 +126,13 @@ func BenchmarkDPoPTokenParallel(b *testing.B) {
 	b.Run("floor", func(b *testing.B) {
 		input := []byte(strings.Repeat("x", 600))
 		d := sha256.Sum256(input)
-		sig, _ := ecdsa.SignASN1(rand.Reader, k.priv, d[:])
+		sig, _ := ecdsa.SignASN1(rand.Reader, k.Priv, d[:])
 		run(b, func() {
 			d := sha256.Sum256(input)
-			if !ecdsa.VerifyASN1(&k.priv.PublicKey, d[:], sig) {
+			if !ecdsa.VerifyASN1(&k.Priv.PublicKey, d[:], sig) {
 				b.Error("bad signature")
 			}
-			if _, err := ecdsa.SignASN1(rand.Reader, k.priv, d[:]); err != nil {
+			if _, err := ecdsa.SignASN1(rand.Reader, k.Priv, d[:]); err != nil {
 				b.Error(err)
 			}
 		})

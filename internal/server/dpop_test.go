@@ -1,9 +1,6 @@
 package server_test
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -16,66 +13,20 @@ import (
 	"testing"
 	"time"
 
-	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/config"
 	"github.com/gatehouse/gatehouse/internal/testkit"
 )
 
-// dpopKey is a client's DPoP key and its RFC 7638 thumbprint, computed by
-// go-jose (an independent JOSE library).
-type dpopKey struct {
-	priv *ecdsa.PrivateKey
-	jkt  string
-}
+// dpopKey is a client's DPoP key; its proofs are made by go-jose
+// (testkit.DPoPKey), dated now.
+type dpopKey struct{ testkit.DPoPKey }
 
-func newDPoPKey(t testing.TB) dpopKey {
-	t.Helper()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tp, err := (&jose.JSONWebKey{Key: &k.PublicKey}).Thumbprint(crypto.SHA256)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dpopKey{priv: k, jkt: base64.RawURLEncoding.EncodeToString(tp)}
-}
+func newDPoPKey(testing.TB) dpopKey { return dpopKey{testkit.NewDPoPKey()} }
 
-// proof signs a DPoP proof (RFC 9449 §4.2) with go-jose; edit changes the
-// claims before signing.
-func (k dpopKey) proof(t testing.TB, htm, htu string, edit func(map[string]any)) string {
-	t.Helper()
-	c := map[string]any{"jti": rand.Text(), "htm": htm, "htu": htu, "iat": time.Now().Unix()}
-	if edit != nil {
-		edit(c)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: k.priv},
-		(&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, _ := json.Marshal(c)
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// handMade builds a compact JWS from a header and claims, signed by sign
-// (nil: no signature), for the proofs go-jose refuses to make.
-func handMade(header, claims map[string]any, sign func([]byte) []byte) string {
-	h, _ := json.Marshal(header)
-	c, _ := json.Marshal(claims)
-	input := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
-	var sig []byte
-	if sign != nil {
-		sig = sign([]byte(input))
-	}
-	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+func (k dpopKey) proof(_ testing.TB, htm, htu string, edit func(map[string]any)) string {
+	return k.Proof(htm, htu, time.Now(), "", edit)
 }
 
 // dpopToken posts a token request with the given DPoP headers.
@@ -116,13 +67,13 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 		t.Fatalf("token response: %v", r)
 	}
 	c, _ := claimsFromJWKS(t, e, r["access_token"].(string))
-	if cnf, _ := c["cnf"].(map[string]any); cnf["jkt"] != k.jkt {
-		t.Errorf("cnf: %v, want jkt %s", c["cnf"], k.jkt)
+	if cnf, _ := c["cnf"].(map[string]any); cnf["jkt"] != k.JKT {
+		t.Errorf("cnf: %v, want jkt %s", c["cnf"], k.JKT)
 	}
 	intro := postForm(t, e, "/introspect", basic("order-status-api", "order-status-api-secret"), url.Values{"token": {r["access_token"].(string)}})
 	var ir map[string]any
 	json.NewDecoder(intro.Body).Decode(&ir)
-	if cnf, _ := ir["cnf"].(map[string]any); ir["active"] != true || ir["token_type"] != "DPoP" || cnf["jkt"] != k.jkt {
+	if cnf, _ := ir["cnf"].(map[string]any); ir["active"] != true || ir["token_type"] != "DPoP" || cnf["jkt"] != k.JKT {
 		t.Errorf("introspection: %v", ir)
 	}
 	// Without a proof the same request gets a Bearer token.
@@ -132,20 +83,11 @@ func TestDPoPTokenEndpoint(t *testing.T) {
 
 	replayed := k.proof(t, "POST", htu, nil)
 	dpopToken(t, e, auth, ccForm, replayed)
-	pub := jose.JSONWebKey{Key: &k.priv.PublicKey}
-	pubJSON, _ := pub.MarshalJSON()
-	var pubMap map[string]any
-	json.Unmarshal(pubJSON, &pubMap)
-	privJSON, _ := (&jose.JSONWebKey{Key: k.priv}).MarshalJSON()
-	var privMap map[string]any
-	json.Unmarshal(privJSON, &privMap)
+	pubMap, privMap := k.PublicJWK(), k.PrivateJWK()
 	now := time.Now().Unix()
 	claims := map[string]any{"jti": rand.Text(), "htm": "POST", "htu": htu, "iat": now}
-	esSign := func(in []byte) []byte {
-		d := sha256.Sum256(in)
-		r, s, _ := ecdsa.Sign(rand.Reader, k.priv, d[:])
-		return append(r.FillBytes(make([]byte, 32)), s.FillBytes(make([]byte, 32))...)
-	}
+	esSign := k.ES256Raw
+	handMade := testkit.HandMadeJWS
 	for name, proofs := range map[string][]string{
 		"wrong htm":     {k.proof(t, "GET", htu, nil)},
 		"wrong htu":     {k.proof(t, "POST", e.srv.URL+"/introspect", nil)},
@@ -190,7 +132,7 @@ func TestDPoPPublicClient(t *testing.T) {
 	k, other := newDPoPKey(t), newDPoPKey(t)
 	htu := e.srv.URL + "/token"
 	verifier := oauth2.GenerateVerifier()
-	q := spaSignIn(t, e, "alice", "alice-password-1", verifier, url.Values{"dpop_jkt": {k.jkt}})
+	q := spaSignIn(t, e, "alice", "alice-password-1", verifier, url.Values{"dpop_jkt": {k.JKT}})
 	redeem := url.Values{"grant_type": {"authorization_code"}, "client_id": {"spa"}, "code": {q.Get("code")},
 		"redirect_uri": {"http://127.0.0.1:3000/spa"}, "code_verifier": {verifier}}
 	if r, _ := dpopToken(t, e, "", redeem, other.proof(t, "POST", htu, nil)); r["error"] != "invalid_grant" {
@@ -209,7 +151,7 @@ func TestDPoPPublicClient(t *testing.T) {
 	}
 	r2, _ := dpopToken(t, e, "", refresh, k.proof(t, "POST", htu, nil))
 	c, _ := claimsFromJWKS(t, e, r2["access_token"].(string))
-	if cnf, _ := c["cnf"].(map[string]any); r2["token_type"] != "DPoP" || cnf["jkt"] != k.jkt {
+	if cnf, _ := c["cnf"].(map[string]any); r2["token_type"] != "DPoP" || cnf["jkt"] != k.JKT {
 		t.Errorf("refresh with its key: %v", r2)
 	}
 	// UserInfo is a protected resource: the bound token only with DPoP.
