@@ -120,6 +120,10 @@ type APIReach struct {
 	// given groups when a token is issued for a person: a person needs a
 	// group of every one. Absent when no rule selects API.
 	People []GroupGate `json:"people,omitempty"`
+	// ByExchange are the clients that may exchange a token issued for
+	// them for one naming API (exchange_to): the hops through which it is
+	// reached on someone's behalf (see WhoCan for the whole paths).
+	ByExchange []string `json:"by_exchange,omitempty"`
 }
 
 // ExchangeEdge is one audience a client may reach by RFC 8693 exchange.
@@ -198,6 +202,9 @@ func Build(cfg *config.Config) *Report {
 		isAPI[e.ID] = true
 	}
 	for _, c := range cfg.Clients {
+		for _, a := range c.ExchangeTo {
+			isAPI[a] = true // reached by exchange: an API all the same
+		}
 		for _, a := range c.Audience {
 			if a != c.ID {
 				isAPI[a] = true
@@ -242,6 +249,11 @@ func Build(cfg *config.Config) *Report {
 		for i, row := range r.Matrix {
 			if r.Clients[i].CanObtainTokens && slices.Contains(row.Audience, a.ID) {
 				reach.Clients = append(reach.Clients, row.Client)
+			}
+		}
+		for _, c := range cfg.Clients {
+			if slices.Contains(c.ExchangeTo, a.ID) {
+				reach.ByExchange = append(reach.ByExchange, c.ID)
 			}
 		}
 		r.ReachableBy = append(r.ReachableBy, reach)

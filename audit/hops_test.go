@@ -88,8 +88,8 @@ func TestExchangeEdgesInPictures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
-		if !strings.Contains(out, "⇒ reached by token exchange") {
-			t.Errorf("%s matrix lacks the exchange legend:\n%s", name, out)
+		if !strings.Contains(out, "⇒ reached by token exchange") || !strings.Contains(out, "⇒ by token exchange through") {
+			t.Errorf("%s lacks the exchange legend or the reach note:\n%s", name, out)
 		}
 	}
 	for _, l := range strings.Split(text.String(), "\n") {

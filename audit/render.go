@@ -157,6 +157,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		for _, g := range a.People {
 			notes = append(notes, "for a person only in group "+listText(g.Groups, " or ")+" (rule "+strconv.Quote(g.Rule)+")")
 		}
+		if len(a.ByExchange) > 0 {
+			notes = append(notes, markExchange+" by token exchange through "+listText(a.ByExchange, ", "))
+		}
 		if len(notes) > 0 {
 			cells = append(cells, strings.Join(notes, "; "))
 		}
@@ -304,7 +307,11 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if len(a.Clients) > 0 {
 				who = codeList(a.Clients)
 			}
-			row(code(a.API), string(a.Kind), who, mdText(r.apiNote(a)))
+			note := mdText(r.apiNote(a))
+			if len(a.ByExchange) > 0 {
+				note = strings.TrimPrefix(note+"; "+markExchange+" by token exchange through "+codeList(a.ByExchange), "; ")
+			}
+			row(code(a.API), string(a.Kind), who, note)
 		}
 	}
 
