@@ -59,6 +59,9 @@ var ccForm = url.Values{"grant_type": {"client_credentials"}, "resource": {"orde
 // is refused with invalid_dpop_proof and issues nothing.
 func TestDPoPTokenEndpoint(t *testing.T) {
 	e := start(t)
+	if algs, _ := json.Marshal(discovery(t, e)["dpop_signing_alg_values_supported"]); string(algs) != `["ES256","ES384","EdDSA","RS256","PS256"]` {
+		t.Errorf("discovery: dpop_signing_alg_values_supported %s", algs)
+	}
 	k := newDPoPKey(t)
 	htu := e.srv.URL + "/token"
 	auth := basic("order-sync-job", "sync-job-secret-change-me")
