@@ -169,23 +169,24 @@ const useOnceQuery = `INSERT INTO once (key, expires_at) VALUES (?, ?)
 
 // UseOnce records key as used until expiresAt, unless it already is.
 
-// A row that has expired at now is taken over; a live one is left alone,
-// and nothing changes. Marks are written by markLoop (marks.go) in batches,
-// with synchronous=NORMAL: a mark survives a crash of the process, and a
-// power loss may forget the last ones, which guard one-time values living
-// minutes (client assertions, DPoP proofs, upstream states) — the fsync
-// of FULL cost more than a client assertion's whole check.
 func (s *sqlStore) UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error {
-	m := &mark{ctx: ctx, key: key, expires: expiresAt.UnixMilli(), now: now.UnixMilli(), done: make(chan struct{})}
-	select {
-	case s.markq <- m:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.quit:
-		return errClosed
+	const op = "use once"
+	// A row that has expired at now is taken over; a live one is left
+	// alone, and nothing changes. The mark is written with
+	// synchronous=NORMAL (s.marks): it survives a crash of the process,
+	// and a power loss may forget the last marks, which guard one-time
+	// values living minutes (client assertions, upstream states) — the
+	// fsync of FULL was more than a client assertion's whole check.
+	res, err := s.markStmt.ExecContext(ctx, key, expiresAt.UnixMilli(), now.UnixMilli())
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	// Waited for even when ctx ends: once queued, the mark may be in a
-	// batch being committed, and the answer must say whether it stands.
-	<-m.done
-	return m.err
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: already used: %w", op, store.ErrConflict)
+	}
+	return nil
 }

@@ -75,8 +75,6 @@ type sqlStore struct {
 	rotations chan *rotation // to rotateLoop
 	quit      chan struct{}  // closed by Close
 	loopDone  chan struct{}  // closed when rotateLoop has returned
-	markq     chan *mark     // to markLoop
-	marksDone chan struct{}  // closed when markLoop has returned
 	closeOnce sync.Once
 }
 
@@ -149,9 +147,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
 	raw := &sqlStore{db: db, marks: marks, markStmt: markStmt, writer: make(chan struct{}, 1), rotations: make(chan *rotation),
-		quit: make(chan struct{}), loopDone: make(chan struct{}), markq: make(chan *mark), marksDone: make(chan struct{})}
+		quit: make(chan struct{}), loopDone: make(chan struct{})}
 	go raw.rotateLoop()
-	go raw.markLoop()
 	return &Store{Store: backend.Check(backendName, raw), raw: raw}, nil
 }
 
@@ -217,7 +214,6 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 func (s *sqlStore) Close() error {
 	s.closeOnce.Do(func() { close(s.quit) })
 	<-s.loopDone
-	<-s.marksDone
 	s.stmts.Range(func(_, v any) bool { _ = v.(*sql.Stmt).Close(); return true })
 	return errors.Join(s.markStmt.Close(), s.marks.Close(), s.db.Close())
 }
