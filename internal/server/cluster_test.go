@@ -26,7 +26,7 @@ import (
 // startCluster runs n Gatehouse instances on loopback ports over one
 // PostgreSQL schema, as behind a load balancer: one issuer URL, separate
 // processes' worth of state (pools, key rings, limiters) per instance.
-func startCluster(t *testing.T, n int, extra ...func(*config.Config)) []*env {
+func startCluster(t testing.TB, n int, extra ...func(*config.Config)) []*env {
 	t.Helper()
 	dsn := pgtest.Schema(t)
 	ctx, cancel := context.WithCancel(context.Background())
