@@ -92,10 +92,16 @@ func benchDPoPToken(b *testing.B, e *env) {
 // concurrent requests served in-process, process CPU per request
 // (cpu-ns/op) for the DPoP request, the same request without a proof, and
 // the floor (one ES256 verification plus one signature), each in its own
-// sub-benchmark of one run. Under load the proofs' single-use marks share
-// SQLite commits (store/sqlite/marks.go). Run with -benchtime 4000x.
+// sub-benchmark of one run, on SQLite and on PostgreSQL. Run with
+// -benchtime 4000x.
 func BenchmarkDPoPTokenParallel(b *testing.B) {
-	e := startWith(b, func(o *server.Options) { o.AccessLog = false })
+	b.Run("sqlite", func(b *testing.B) {
+		benchDPoPTokenParallel(b, startWith(b, func(o *server.Options) { o.AccessLog = false }))
+	})
+	b.Run("postgres", func(b *testing.B) { benchDPoPTokenParallel(b, startCluster(b, 1)[0]) })
+}
+
+func benchDPoPTokenParallel(b *testing.B, e *env) {
 	server.DisableUsage(e.server)
 	h := e.server.Handler()
 	k := newDPoPKey(b)

@@ -167,26 +167,14 @@ func (s *sqlStore) ListPeople(ctx context.Context) ([]store.Person, error) {
 const useOnceQuery = `INSERT INTO once (key, expires_at) VALUES (?, ?)
 	ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE once.expires_at <= ?`
 
-// UseOnce records key as used until expiresAt, unless it already is.
-
+// UseOnce records key as used until expiresAt, unless it already is. A
+// row that has expired at now is taken over; a live one is left alone,
+// and nothing changes. Marks are written with synchronous=NORMAL (s.marks):
+// a mark survives a crash of the process, and a power loss may forget the
+// last ones, which guard one-time values living minutes (client
+// assertions, DPoP proofs, upstream states) — the fsync of FULL cost more
+// than a client assertion's whole check. Concurrent marks share commits
+// (marks.go).
 func (s *sqlStore) UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error {
-	const op = "use once"
-	// A row that has expired at now is taken over; a live one is left
-	// alone, and nothing changes. The mark is written with
-	// synchronous=NORMAL (s.marks): it survives a crash of the process,
-	// and a power loss may forget the last marks, which guard one-time
-	// values living minutes (client assertions, upstream states) — the
-	// fsync of FULL was more than a client assertion's whole check.
-	res, err := s.markStmt.ExecContext(ctx, key, expiresAt.UnixMilli(), now.UnixMilli())
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: %s: already used: %w", op, store.ErrConflict)
-	}
-	return nil
+	return s.useOnce(&mark{ctx: ctx, key: key, expires: expiresAt.UnixMilli(), now: now.UnixMilli()})
 }

@@ -71,6 +71,7 @@ type sqlStore struct {
 	// synchronous=NORMAL: see UseOnce.
 	marks    *sql.DB
 	markStmt *sql.Stmt // useOnceQuery on marks
+	markq    markQueue // UseOnce's queue (marks.go)
 
 	rotations chan *rotation // to rotateLoop
 	quit      chan struct{}  // closed by Close
